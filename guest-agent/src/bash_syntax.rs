@@ -65,17 +65,76 @@ pub fn normalize(command: &str) -> String {
 
 /// Programs that only read, whatever their arguments (given no redirection into a file).
 const READ_ONLY_PROGRAMS: &[&str] = &[
-    "ls", "cat", "head", "tail", "wc", "pwd", "echo", "printf", "grep", "egrep", "fgrep", "rg", "stat",
-    "file", "du", "df", "which", "whoami", "id", "date", "uname", "tree", "sort", "uniq", "cut", "tr",
-    "diff", "cmp", "basename", "dirname", "realpath", "readlink", "true", "false", "test", "[", "nl",
-    "od", "hexdump", "xxd", "md5sum", "sha1sum", "sha256sum", "less", "more", "type", "hostname",
-    "uptime", "free", "column", "jq", "seq", "sleep",
+    "ls",
+    "cat",
+    "head",
+    "tail",
+    "wc",
+    "pwd",
+    "echo",
+    "printf",
+    "grep",
+    "egrep",
+    "fgrep",
+    "rg",
+    "stat",
+    "file",
+    "du",
+    "df",
+    "which",
+    "whoami",
+    "id",
+    "date",
+    "uname",
+    "tree",
+    "sort",
+    "uniq",
+    "cut",
+    "tr",
+    "diff",
+    "cmp",
+    "basename",
+    "dirname",
+    "realpath",
+    "readlink",
+    "true",
+    "false",
+    "test",
+    "[",
+    "nl",
+    "od",
+    "hexdump",
+    "xxd",
+    "md5sum",
+    "sha1sum",
+    "sha256sum",
+    "less",
+    "more",
+    "type",
+    "hostname",
+    "uptime",
+    "free",
+    "column",
+    "jq",
+    "seq",
+    "sleep",
 ];
 
 /// `git` sub-commands that only read.
 const READ_ONLY_GIT: &[&str] = &[
-    "status", "log", "diff", "show", "branch", "rev-parse", "ls-files", "blame", "describe", "remote",
-    "tag", "shortlog", "grep",
+    "status",
+    "log",
+    "diff",
+    "show",
+    "branch",
+    "rev-parse",
+    "ls-files",
+    "blame",
+    "describe",
+    "remote",
+    "tag",
+    "shortlog",
+    "grep",
 ];
 
 /// Whether a single (already split) command, or a whole compound command, can only read.
@@ -96,7 +155,14 @@ fn part_is_read_only(part: &str) -> bool {
         "find" => !words.iter().any(|w| {
             matches!(
                 *w,
-                "-delete" | "-exec" | "-execdir" | "-ok" | "-okdir" | "-fprint" | "-fprintf" | "-fls"
+                "-delete"
+                    | "-exec"
+                    | "-execdir"
+                    | "-ok"
+                    | "-okdir"
+                    | "-fprint"
+                    | "-fprintf"
+                    | "-fls"
             )
         }),
         "git" => words.get(1).is_some_and(|sub| READ_ONLY_GIT.contains(sub)),
@@ -137,8 +203,19 @@ pub fn suggested_prefix(command: &str) -> Option<String> {
     let program = *words.first()?;
     let with_sub = matches!(
         program,
-        "git" | "npm" | "pnpm" | "yarn" | "cargo" | "go" | "docker" | "kubectl" | "pip" | "python3"
-            | "python" | "make" | "uv"
+        "git"
+            | "npm"
+            | "pnpm"
+            | "yarn"
+            | "cargo"
+            | "go"
+            | "docker"
+            | "kubectl"
+            | "pip"
+            | "python3"
+            | "python"
+            | "make"
+            | "uv"
     );
     match (with_sub, words.get(1)) {
         (true, Some(sub)) if !sub.starts_with('-') => Some(format!("{program} {sub}")),
@@ -176,8 +253,14 @@ mod tests {
 
     #[test]
     fn prefixes_for_always_allow() {
-        assert_eq!(suggested_prefix("npm run build").as_deref(), Some("npm run"));
+        assert_eq!(
+            suggested_prefix("npm run build").as_deref(),
+            Some("npm run")
+        );
         assert_eq!(suggested_prefix("rm -rf x && ls").as_deref(), Some("rm"));
-        assert_eq!(suggested_prefix("git --no-pager log").as_deref(), Some("git"));
+        assert_eq!(
+            suggested_prefix("git --no-pager log").as_deref(),
+            Some("git")
+        );
     }
 }

@@ -45,8 +45,12 @@ pub async fn maybe_compact(
         return Ok(());
     }
     let cut = history.len() - keep;
-    s.emit(&frames::system(&s.id, "status", json!({"status": "compacting"})))
-        .await;
+    s.emit(&frames::system(
+        &s.id,
+        "status",
+        json!({"status": "compacting"}),
+    ))
+    .await;
     let summary = summarise(s, &history[..cut], &model, cancel).await?;
     let kept: Vec<Message> = history[cut..].to_vec();
     let header = format!(
@@ -61,7 +65,8 @@ pub async fn maybe_compact(
         match compacted.last_mut() {
             Some(last) if last.role == Role::User && message.role == Role::User => {
                 let mut blocks =
-                    std::mem::replace(&mut last.content, MessageContent::Text(String::new())).into_blocks();
+                    std::mem::replace(&mut last.content, MessageContent::Text(String::new()))
+                        .into_blocks();
                 blocks.extend(message.content.into_blocks());
                 last.content = MessageContent::Blocks(blocks);
             }
@@ -107,7 +112,8 @@ async fn summarise(
     match messages.last_mut() {
         Some(last) if last.role == Role::User => {
             let mut blocks =
-                std::mem::replace(&mut last.content, MessageContent::Text(String::new())).into_blocks();
+                std::mem::replace(&mut last.content, MessageContent::Text(String::new()))
+                    .into_blocks();
             blocks.push(instruction);
             last.content = MessageContent::Blocks(blocks);
         }

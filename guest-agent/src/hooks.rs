@@ -51,7 +51,10 @@ impl Hooks {
 
 /// `null`, `""` and `*` match every tool; `A|B` lists names; anything else is an anchored regex.
 fn matcher_accepts(matcher: Option<&str>, tool: &str) -> bool {
-    let Some(pattern) = matcher.map(str::trim).filter(|m| !m.is_empty() && *m != "*") else {
+    let Some(pattern) = matcher
+        .map(str::trim)
+        .filter(|m| !m.is_empty() && *m != "*")
+    else {
         return true;
     };
     if pattern
@@ -166,7 +169,9 @@ mod tests {
         let mut v = HookVerdict::default();
         v.absorb(&json!({"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"allow","updatedInput":{"command":"ls"}}}));
         v.absorb(&json!({"decision":"block","reason":"nope"}));
-        v.absorb(&json!({"hookSpecificOutput":{"permissionDecision":"ask","additionalContext":"ctx"}}));
+        v.absorb(
+            &json!({"hookSpecificOutput":{"permissionDecision":"ask","additionalContext":"ctx"}}),
+        );
         assert_eq!(v.permission, Some(HookPermission::Deny));
         assert_eq!(v.reason.as_deref(), Some("nope"));
         assert_eq!(v.updated_input, Some(json!({"command":"ls"})));
@@ -183,7 +188,13 @@ mod tests {
         ));
         assert_eq!(hooks.callbacks("PreToolUse", "Bash").len(), 2);
         let write = hooks.callbacks("PreToolUse", "Write");
-        assert_eq!(write, vec![Callback { id: "h1".into(), timeout_secs: 5.0 }]);
+        assert_eq!(
+            write,
+            vec![Callback {
+                id: "h1".into(),
+                timeout_secs: 5.0
+            }]
+        );
         assert!(hooks.callbacks("PostToolUse", "Bash").is_empty());
     }
 }

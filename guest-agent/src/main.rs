@@ -18,7 +18,10 @@ fn main() -> ExitCode {
         }
     };
     if options.version {
-        println!("{} (Claude Code)", workroom_protocol::CLAUDE_CODE_COMPAT_VERSION);
+        println!(
+            "{} (Claude Code)",
+            workroom_protocol::CLAUDE_CODE_COMPAT_VERSION
+        );
         return ExitCode::SUCCESS;
     }
     if options.help {
@@ -29,7 +32,10 @@ fn main() -> ExitCode {
     for flag in &options.unknown {
         tracing::warn!(flag = %flag, "ignoring unknown flag");
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("workroom-agent: cannot start the async runtime: {e}");
@@ -59,12 +65,14 @@ async fn run(options: Options) -> ExitCode {
         // One-shot: the prompt comes from the arguments (or stdin), as one user message.
         let prompt = if options.positional.is_empty() {
             let mut text = String::new();
-            let _ = tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::stdin(), &mut text).await;
+            let _ =
+                tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::stdin(), &mut text).await;
             text
         } else {
             options.positional.join(" ")
         };
-        let line = serde_json::json!({"type": "user", "message": {"role": "user", "content": prompt}});
+        let line =
+            serde_json::json!({"type": "user", "message": {"role": "user", "content": prompt}});
         let input = format!("{line}\n").into_bytes();
         session::run(session, history, std::io::Cursor::new(input)).await
     } else {

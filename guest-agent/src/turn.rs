@@ -16,7 +16,9 @@ use workroom_protocol::anthropic::{
     ToolResultBlock, ToolResultContent, ToolUseBlock, Usage,
 };
 use workroom_protocol::control::{CanUseTool, ControlRequest, HookCallback, PermissionResult};
-use workroom_protocol::frame::{AssistantFrame, PermissionDenial, ResultFrame, StreamEventFrame, UserFrame};
+use workroom_protocol::frame::{
+    AssistantFrame, PermissionDenial, ResultFrame, StreamEventFrame, UserFrame,
+};
 use workroom_protocol::Frame;
 
 use crate::compact;
@@ -109,7 +111,9 @@ impl Turn<'_> {
             let request = build_request(self.s, history);
             let reply = match self.request_with_retries(&request).await {
                 Ok(reply) => reply,
-                Err(StreamFailure::Interrupted) => return self.interrupted_streaming(history).await,
+                Err(StreamFailure::Interrupted) => {
+                    return self.interrupted_streaming(history).await
+                }
                 Err(StreamFailure::Model(e)) => {
                     self.emit_api_error(&e).await;
                     return End::Api(e);
@@ -152,7 +156,9 @@ impl Turn<'_> {
                     // Keep the history valid for a later turn: every tool_use needs its result.
                     let results = calls
                         .iter()
-                        .map(|c| error_result(&c.id, "Not run: the maximum number of turns was reached."))
+                        .map(|c| {
+                            error_result(&c.id, "Not run: the maximum number of turns was reached.")
+                        })
                         .collect();
                     push_user(self.s, history, results).await;
                     return End::MaxTurns(max);
@@ -198,12 +204,19 @@ impl Turn<'_> {
         }
     }
 
-    async fn request_with_retries(&mut self, request: &MessagesRequest) -> Result<Reply, StreamFailure> {
+    async fn request_with_retries(
+        &mut self,
+        request: &MessagesRequest,
+    ) -> Result<Reply, StreamFailure> {
         let max_retries = retry::max_retries();
         let mut attempt = 0;
         loop {
             self.s
-                .emit(&frames::system(&self.s.id, "status", json!({"status": "requesting"})))
+                .emit(&frames::system(
+                    &self.s.id,
+                    "status",
+                    json!({"status": "requesting"}),
+                ))
                 .await;
             let started = Instant::now();
             let outcome = self.stream_once(request).await;
@@ -309,7 +322,8 @@ impl Turn<'_> {
             "abandoned_blocks".into(),
             json!({"api_message_id": acc.message.as_ref().map(|m| m.id.clone()), "from_block_index": acc.completed}),
         );
-        self.forward(acc, StreamEvent::MessageStop(Empty { extra })).await;
+        self.forward(acc, StreamEvent::MessageStop(Empty { extra }))
+            .await;
     }
 
     async fn emit_block(&self, acc: &Accumulator, block: ContentBlock) {
@@ -359,14 +373,19 @@ impl Turn<'_> {
             .await;
     }
 
-    async fn run_tools(&mut self, calls: &[ToolUseBlock], bad_inputs: &HashMap<String, String>) -> ToolsOutcome {
+    async fn run_tools(
+        &mut self,
+        calls: &[ToolUseBlock],
+        bad_inputs: &HashMap<String, String>,
+    ) -> ToolsOutcome {
         let mut outcome = ToolsOutcome::default();
         for call in calls {
             if outcome.interrupted || self.cancel.is_cancelled() {
                 outcome.interrupted = true;
-                outcome
-                    .results
-                    .push(error_result(&call.id, "Interrupted by user before this tool ran."));
+                outcome.results.push(error_result(
+                    &call.id,
+                    "Interrupted by user before this tool ran.",
+                ));
                 continue;
             }
             let result = match bad_inputs.get(&call.id) {
@@ -401,18 +420,30 @@ impl Turn<'_> {
                     .clone()
                     .unwrap_or_else(|| format!("A hook blocked {}.", call.name)),
             },
-            Some(HookPermission::Allow) => Decision::Allow { reason: "hook".into() },
+            Some(HookPermission::Allow) => Decision::Allow {
+                reason: "hook".into(),
+            },
             hook => {
                 let facts = s.toolbox.facts(&call.name, &input);
                 let decision = match s.live.lock() {
                     Ok(live) => permissions::decide(live.mode, &live.rules, &facts),
-                    Err(_) => Decision::Deny { message: "permission state unavailable".into() },
+                    Err(_) => Decision::Deny {
+                        message: "permission state unavailable".into(),
+                    },
                 };
                 match (hook, decision) {
                     (Some(HookPermission::Ask), Decision::Allow { .. }) => {
-                        match permissions::decide(crate::permissions::Mode::Default, &Default::default(), &facts) {
+                        match permissions::decide(
+                            crate::permissions::Mode::Default,
+                            &Default::default(),
+                            &facts,
+                        ) {
                             ask @ Decision::Ask { .. } => ask,
-                            _ => Decision::Ask { reason: "hook".into(), suggestions: Vec::new(), blocked_path: None },
+                            _ => Decision::Ask {
+                                reason: "hook".into(),
+                                suggestions: Vec::new(),
+                                blocked_path: None,
+                            },
                         }
                     }
                     (_, d) => d,
@@ -422,8 +453,13 @@ impl Turn<'_> {
         let allowed = match decision {
             Decision::Allow { .. } => Ok(input),
             Decision::Deny { message } => Err((message, false)),
-            Decision::Ask { reason, suggestions, blocked_path } => {
-                self.ask(call, input, reason, suggestions, blocked_path).await
+            Decision::Ask {
+                reason,
+                suggestions,
+                blocked_path,
+            } => {
+                self.ask(call, input, reason, suggestions, blocked_path)
+                    .await
             }
         };
         let input = match allowed {
@@ -443,7 +479,10 @@ impl Turn<'_> {
             }
         };
         let started = Instant::now();
-        let out = s.toolbox.run(&call.name, input.clone(), self.cancel.child_token()).await;
+        let out = s
+            .toolbox
+            .run(&call.name, input.clone(), self.cancel.child_token())
+            .await;
         if self.cancel.is_cancelled() {
             outcome.interrupted = true;
         }
@@ -451,7 +490,8 @@ impl Turn<'_> {
             HookVerdict::default()
         } else {
             let response = json!({"tool_response": out.structured, "duration_ms": started.elapsed().as_millis() as u64});
-            self.run_hooks("PostToolUse", call, &input, Some(response)).await
+            self.run_hooks("PostToolUse", call, &input, Some(response))
+                .await
         };
         if let Some(reason) = &post.stop {
             outcome.stop = Some(reason.clone());
@@ -488,7 +528,10 @@ impl Turn<'_> {
         let title = match call.name.as_str() {
             "Bash" => format!(
                 "Claude wants to run `{}`",
-                input.get("command").and_then(Value::as_str).unwrap_or_default()
+                input
+                    .get("command")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
             ),
             "Write" | "Edit" => format!("Claude wants to change {description}"),
             name => format!("Claude wants to use {name}"),
@@ -526,7 +569,10 @@ impl Turn<'_> {
                 if let Some(updates) = &allow.updated_permissions {
                     s.apply_updates(updates).await;
                 }
-                Ok(allow.updated_input.filter(Value::is_object).unwrap_or(input))
+                Ok(allow
+                    .updated_input
+                    .filter(Value::is_object)
+                    .unwrap_or(input))
             }
             Ok(PermissionResult::Deny(deny)) => {
                 let message = if deny.message.is_empty() {
@@ -544,7 +590,13 @@ impl Turn<'_> {
         }
     }
 
-    async fn run_hooks(&self, event: &str, call: &ToolUseBlock, input: &Value, extra: Option<Value>) -> HookVerdict {
+    async fn run_hooks(
+        &self,
+        event: &str,
+        call: &ToolUseBlock,
+        input: &Value,
+        extra: Option<Value>,
+    ) -> HookVerdict {
         let s = self.s;
         let callbacks = match s.live.lock() {
             Ok(live) => live.hooks.callbacks(event, &call.name),
@@ -571,16 +623,25 @@ impl Turn<'_> {
                 tool_use_id: Some(call.id.clone()),
             });
             let timeout = Duration::from_secs_f64(callback.timeout_secs.clamp(0.1, 3600.0));
-            match control::request(&s.outbox, &s.pending, request, &self.cancel, Some(timeout)).await {
+            match control::request(&s.outbox, &s.pending, request, &self.cancel, Some(timeout))
+                .await
+            {
                 Ok(output) => verdict.absorb(&output),
-                Err(e) => tracing::warn!(hook = %callback.id, event, error = %e, "hook failed; continuing without it"),
+                Err(e) => {
+                    tracing::warn!(hook = %callback.id, event, error = %e, "hook failed; continuing without it")
+                }
             }
         }
         verdict
     }
 
     /// Emits the `user` tool_result frame and returns the block for the history.
-    async fn emit_result(&self, tool_use_id: &str, out: &ToolOutput, context: &[String]) -> ContentBlock {
+    async fn emit_result(
+        &self,
+        tool_use_id: &str,
+        out: &ToolOutput,
+        context: &[String],
+    ) -> ContentBlock {
         let mut content = match &out.content {
             ToolContent::Text(text) => ToolResultContent::Text(text.clone()),
             ToolContent::Blocks(blocks) => ToolResultContent::Blocks(
@@ -591,7 +652,10 @@ impl Turn<'_> {
             ),
         };
         if !context.is_empty() {
-            let note = format!("\n\n<system-reminder>\n{}\n</system-reminder>", context.join("\n"));
+            let note = format!(
+                "\n\n<system-reminder>\n{}\n</system-reminder>",
+                context.join("\n")
+            );
             content = match content {
                 ToolResultContent::Text(t) => ToolResultContent::Text(t + &note),
                 ToolResultContent::Blocks(mut b) => {
@@ -608,15 +672,33 @@ impl Turn<'_> {
             extra: Map::new(),
         });
         self.s
-            .emit(&frames::user(&self.s.id, vec![block.clone()], Some(out.structured.clone())))
+            .emit(&frames::user(
+                &self.s.id,
+                vec![block.clone()],
+                Some(out.structured.clone()),
+            ))
             .await;
         block
     }
 
     fn result_frame(&self, end: End) -> ResultFrame {
         let (subtype, is_error, terminal, errors, api_status, result) = match &end {
-            End::Completed => ("success", false, "completed", None, None, Some(self.last_text.clone())),
-            End::Stopped(reason) => ("success", false, "hook_stopped", None, None, Some(reason.clone())),
+            End::Completed => (
+                "success",
+                false,
+                "completed",
+                None,
+                None,
+                Some(self.last_text.clone()),
+            ),
+            End::Stopped(reason) => (
+                "success",
+                false,
+                "hook_stopped",
+                None,
+                None,
+                Some(reason.clone()),
+            ),
             End::InterruptedStreaming => (
                 "error_during_execution",
                 true,
@@ -641,10 +723,20 @@ impl Turn<'_> {
                 None,
                 None,
             ),
-            End::Api(e) => ("success", true, "api_error", None, e.status(), Some(e.to_string())),
+            End::Api(e) => (
+                "success",
+                true,
+                "api_error",
+                None,
+                e.status(),
+                Some(e.to_string()),
+            ),
         };
         let (cost, model_usage) = match self.s.totals.lock() {
-            Ok(t) => (t.cost_usd, model_usage(&t.by_model, self.s.config.max_tokens)),
+            Ok(t) => (
+                t.cost_usd,
+                model_usage(&t.by_model, self.s.config.max_tokens),
+            ),
             Err(_) => (0.0, json!({})),
         };
         let mut extra = Map::new();
@@ -721,7 +813,9 @@ async fn push_user(s: &Session, history: &mut Vec<Message>, blocks: Vec<ContentB
     s.transcript.append(&message).await;
     match history.last_mut() {
         Some(last) if last.role == Role::User => {
-            let mut merged = std::mem::replace(&mut last.content, MessageContent::Blocks(Vec::new())).into_blocks();
+            let mut merged =
+                std::mem::replace(&mut last.content, MessageContent::Blocks(Vec::new()))
+                    .into_blocks();
             merged.extend(message.content.into_blocks());
             last.content = MessageContent::Blocks(merged);
         }
@@ -734,7 +828,8 @@ async fn push_user(s: &Session, history: &mut Vec<Message>, blocks: Vec<ContentB
 pub fn build_request(s: &Session, history: &[Message]) -> MessagesRequest {
     let mut messages = history.to_vec();
     if let Some(last) = messages.last_mut() {
-        let mut blocks = std::mem::replace(&mut last.content, MessageContent::Blocks(Vec::new())).into_blocks();
+        let mut blocks =
+            std::mem::replace(&mut last.content, MessageContent::Blocks(Vec::new())).into_blocks();
         if let Some(block) = blocks.last_mut() {
             block.set_cache_control(Some(CacheControl::ephemeral()));
         }
@@ -806,17 +901,27 @@ impl Accumulator {
                 self.message = Some(start.message.clone());
             }
             StreamEvent::ContentBlockStart(start) => {
-                self.blocks.insert(start.index, (start.content_block.clone(), String::new()));
+                self.blocks
+                    .insert(start.index, (start.content_block.clone(), String::new()));
             }
             StreamEvent::ContentBlockDelta(delta) => {
                 let Some((block, json)) = self.blocks.get_mut(&delta.index) else {
-                    return Err(ModelError::Malformed(format!("delta for unknown block {}", delta.index)));
+                    return Err(ModelError::Malformed(format!(
+                        "delta for unknown block {}",
+                        delta.index
+                    )));
                 };
                 match (block, &delta.delta) {
                     (ContentBlock::Text(t), Delta::Text(d)) => t.text.push_str(&d.text),
-                    (ContentBlock::ToolUse(_), Delta::InputJson(d)) => json.push_str(&d.partial_json),
-                    (ContentBlock::Thinking(t), Delta::Thinking(d)) => t.thinking.push_str(&d.thinking),
-                    (ContentBlock::Thinking(t), Delta::Signature(d)) => t.signature.push_str(&d.signature),
+                    (ContentBlock::ToolUse(_), Delta::InputJson(d)) => {
+                        json.push_str(&d.partial_json)
+                    }
+                    (ContentBlock::Thinking(t), Delta::Thinking(d)) => {
+                        t.thinking.push_str(&d.thinking)
+                    }
+                    (ContentBlock::Thinking(t), Delta::Signature(d)) => {
+                        t.signature.push_str(&d.signature)
+                    }
                     _ => {}
                 }
             }
@@ -831,7 +936,8 @@ impl Accumulator {
                         match serde_json::from_str::<Value>(&json) {
                             Ok(v @ Value::Object(_)) => call.input = v,
                             Ok(_) => {
-                                self.bad_inputs.insert(call.id.clone(), "not a JSON object".into());
+                                self.bad_inputs
+                                    .insert(call.id.clone(), "not a JSON object".into());
                                 call.input = json!({});
                             }
                             Err(e) => {
@@ -852,10 +958,18 @@ impl Accumulator {
                     // message_delta usage is cumulative; fields it carries replace the start values.
                     if let Value::Object(u) = &delta.usage {
                         let get = |k: &str| u.get(k).and_then(Value::as_u64);
-                        if let Some(v) = get("output_tokens") { m.usage.output_tokens = v; }
-                        if let Some(v) = get("input_tokens") { m.usage.input_tokens = v; }
-                        if let Some(v) = get("cache_read_input_tokens") { m.usage.cache_read_input_tokens = v; }
-                        if let Some(v) = get("cache_creation_input_tokens") { m.usage.cache_creation_input_tokens = v; }
+                        if let Some(v) = get("output_tokens") {
+                            m.usage.output_tokens = v;
+                        }
+                        if let Some(v) = get("input_tokens") {
+                            m.usage.input_tokens = v;
+                        }
+                        if let Some(v) = get("cache_read_input_tokens") {
+                            m.usage.cache_read_input_tokens = v;
+                        }
+                        if let Some(v) = get("cache_creation_input_tokens") {
+                            m.usage.cache_creation_input_tokens = v;
+                        }
                     }
                 }
             }
@@ -867,10 +981,14 @@ impl Accumulator {
 
     fn finish(mut self) -> Result<Reply, ModelError> {
         let Some(mut message) = self.message.take() else {
-            return Err(ModelError::Connection("the response had no message_start".into()));
+            return Err(ModelError::Connection(
+                "the response had no message_start".into(),
+            ));
         };
         if !self.stopped {
-            return Err(ModelError::Connection("the stream ended before message_stop".into()));
+            return Err(ModelError::Connection(
+                "the stream ended before message_stop".into(),
+            ));
         }
         self.done.sort_by_key(|(i, _)| *i);
         message.content = self.done.into_iter().map(|(_, b)| b).collect();

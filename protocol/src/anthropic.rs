@@ -549,7 +549,10 @@ mod tests {
     #[test]
     fn string_content_is_shorthand_for_one_text_block() {
         let m: Message = serde_json::from_str(r#"{"role":"user","content":"hello"}"#).unwrap();
-        assert_eq!(m.content.clone().into_blocks(), vec![ContentBlock::text("hello")]);
+        assert_eq!(
+            m.content.clone().into_blocks(),
+            vec![ContentBlock::text("hello")]
+        );
         assert_eq!(m.content.text(), "hello");
     }
 }

@@ -302,7 +302,8 @@ mod tests {
             Some([PermissionUpdate::SetMode(_)])
         ));
         let deny: PermissionResult =
-            serde_json::from_value(json!({"behavior":"deny","message":"no","interrupt":true})).unwrap();
+            serde_json::from_value(json!({"behavior":"deny","message":"no","interrupt":true}))
+                .unwrap();
         assert_eq!(
             deny,
             PermissionResult::Deny(PermissionDeny {
@@ -315,7 +316,8 @@ mod tests {
     #[test]
     fn unknown_control_subtypes_are_kept() {
         let req: ControlRequest =
-            serde_json::from_value(json!({"subtype":"rewind_files","user_message_id":"x"})).unwrap();
+            serde_json::from_value(json!({"subtype":"rewind_files","user_message_id":"x"}))
+                .unwrap();
         assert_eq!(req.tag(), Some("rewind_files"));
     }
 }

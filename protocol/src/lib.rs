@@ -27,8 +27,8 @@ pub mod anthropic;
 pub mod control;
 pub mod frame;
 pub mod ndjson;
-pub mod openai;
 mod open_enum;
+pub mod openai;
 
 pub use frame::Frame;
 

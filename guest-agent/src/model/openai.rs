@@ -222,7 +222,11 @@ impl ChunkTranslator {
         }
         for choice in chunk.choices.iter().filter(|c| c.index == 0) {
             let delta = &choice.delta;
-            if let Some(thinking) = delta.reasoning_content.as_ref().or(delta.reasoning.as_ref()) {
+            if let Some(thinking) = delta
+                .reasoning_content
+                .as_ref()
+                .or(delta.reasoning.as_ref())
+            {
                 if !thinking.is_empty() {
                     let index = self.prose(Open::Thinking, &mut out);
                     out.push(delta_event(
@@ -236,7 +240,10 @@ impl ChunkTranslator {
             if let Some(text) = &delta.content {
                 if !text.is_empty() {
                     let index = self.prose(Open::Text, &mut out);
-                    out.push(delta_event(index, Delta::Text(TextDelta { text: text.clone() })));
+                    out.push(delta_event(
+                        index,
+                        Delta::Text(TextDelta { text: text.clone() }),
+                    ));
                 }
             }
             for call in &delta.tool_calls {
@@ -455,7 +462,10 @@ mod tests {
         let chat = to_chat_request(&request);
         let roles: Vec<_> = chat.messages.iter().map(|m| m.role.as_str()).collect();
         assert_eq!(roles, vec!["system", "user", "assistant", "tool"]);
-        assert_eq!(chat.messages[2].tool_calls[0].function.arguments, r#"{"command":"ls"}"#);
+        assert_eq!(
+            chat.messages[2].tool_calls[0].function.arguments,
+            r#"{"command":"ls"}"#
+        );
         assert_eq!(chat.messages[3].tool_call_id.as_deref(), Some("t1"));
     }
 }

@@ -8,9 +8,7 @@ pub mod rules;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use workroom_protocol::control::{
-    ModeUpdate, PermissionUpdate, RuleValue, RulesUpdate,
-};
+use workroom_protocol::control::{ModeUpdate, PermissionUpdate, RuleValue, RulesUpdate};
 
 use crate::bash_syntax;
 use rules::Rule;
@@ -214,10 +212,7 @@ fn ask(call: &CallFacts, reason: String) -> Decision {
     Decision::Ask {
         reason,
         suggestions,
-        blocked_path: call
-            .paths
-            .first()
-            .map(|p| p.to_string_lossy().into_owned()),
+        blocked_path: call.paths.first().map(|p| p.to_string_lossy().into_owned()),
     }
 }
 
@@ -296,40 +291,76 @@ mod tests {
     #[test]
     fn modes() {
         let none = RuleSet::default();
-        assert!(matches!(decide(Mode::Default, &none, &write("/w/a")), Decision::Ask { .. }));
+        assert!(matches!(
+            decide(Mode::Default, &none, &write("/w/a")),
+            Decision::Ask { .. }
+        ));
         assert!(is_allow(&decide(Mode::AcceptEdits, &none, &write("/w/a"))));
-        assert!(matches!(decide(Mode::Plan, &none, &write("/w/a")), Decision::Deny { .. }));
-        assert!(is_allow(&decide(Mode::BypassPermissions, &none, &bash("rm -rf x"))));
-        assert!(matches!(decide(Mode::DontAsk, &none, &bash("touch x")), Decision::Deny { .. }));
+        assert!(matches!(
+            decide(Mode::Plan, &none, &write("/w/a")),
+            Decision::Deny { .. }
+        ));
+        assert!(is_allow(&decide(
+            Mode::BypassPermissions,
+            &none,
+            &bash("rm -rf x")
+        )));
+        assert!(matches!(
+            decide(Mode::DontAsk, &none, &bash("touch x")),
+            Decision::Deny { .. }
+        ));
         assert!(is_allow(&decide(Mode::Plan, &none, &bash("ls -la"))));
-        assert!(matches!(decide(Mode::AcceptEdits, &none, &bash("touch x")), Decision::Ask { .. }));
+        assert!(matches!(
+            decide(Mode::AcceptEdits, &none, &bash("touch x")),
+            Decision::Ask { .. }
+        ));
     }
 
     #[test]
     fn deny_beats_allow_and_bypass() {
         let r = rules(&["Bash"], &["Bash(rm:*)"]);
-        assert!(matches!(decide(Mode::BypassPermissions, &r, &bash("ls && rm -rf /")), Decision::Deny { .. }));
+        assert!(matches!(
+            decide(Mode::BypassPermissions, &r, &bash("ls && rm -rf /")),
+            Decision::Deny { .. }
+        ));
         assert!(is_allow(&decide(Mode::Default, &r, &bash("touch a"))));
     }
 
     #[test]
     fn compound_commands_need_every_part_allowed() {
         let r = rules(&["Bash(git status:*)"], &[]);
-        assert!(is_allow(&decide(Mode::Default, &r, &bash("git status && ls"))));
-        assert!(matches!(decide(Mode::Default, &r, &bash("git status && touch x")), Decision::Ask { .. }));
+        assert!(is_allow(&decide(
+            Mode::Default,
+            &r,
+            &bash("git status && ls")
+        )));
+        assert!(matches!(
+            decide(Mode::Default, &r, &bash("git status && touch x")),
+            Decision::Ask { .. }
+        ));
     }
 
     #[test]
     fn asking_suggests_a_rule_and_names_the_path() {
-        match decide(Mode::Default, &RuleSet::default(), &bash("npm run build --prod")) {
+        match decide(
+            Mode::Default,
+            &RuleSet::default(),
+            &bash("npm run build --prod"),
+        ) {
             Decision::Ask { suggestions, .. } => {
-                let PermissionUpdate::AddRules(update) = &suggestions[0] else { panic!() };
+                let PermissionUpdate::AddRules(update) = &suggestions[0] else {
+                    panic!()
+                };
                 assert_eq!(update.rules[0].rule_content.as_deref(), Some("npm run:*"));
             }
             other => panic!("{other:?}"),
         }
         match decide(Mode::Default, &RuleSet::default(), &write("/w/a.txt")) {
-            Decision::Ask { blocked_path, suggestions, .. } => {
+            Decision::Ask {
+                blocked_path,
+                suggestions,
+                ..
+            } => {
                 assert_eq!(blocked_path.as_deref(), Some("/w/a.txt"));
                 assert!(matches!(suggestions[0], PermissionUpdate::SetMode(_)));
             }
@@ -341,7 +372,10 @@ mod tests {
     fn updates_add_and_remove_rules() {
         let mut r = RuleSet::default();
         let update = RulesUpdate {
-            rules: vec![RuleValue { tool_name: "Bash".into(), rule_content: Some("make:*".into()) }],
+            rules: vec![RuleValue {
+                tool_name: "Bash".into(),
+                rule_content: Some("make:*".into()),
+            }],
             behavior: "allow".into(),
             destination: "session".into(),
         };

@@ -71,7 +71,8 @@ impl Rule {
         };
         match matcher {
             ContentMatcher::CommandPrefix(prefix) => subcommand.is_some_and(|c| {
-                c == prefix || (c.starts_with(prefix.as_str()) && c[prefix.len()..].starts_with(' '))
+                c == prefix
+                    || (c.starts_with(prefix.as_str()) && c[prefix.len()..].starts_with(' '))
             }),
             ContentMatcher::CommandGlob(glob) => subcommand.is_some_and(|c| glob.is_match(c)),
             ContentMatcher::CommandExact(exact) => subcommand == Some(exact.as_str()),

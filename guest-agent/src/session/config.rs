@@ -95,15 +95,16 @@ impl Config {
         let requested = o.model.clone().or_else(|| env("ANTHROPIC_MODEL"));
         let (provider, model) = provider_for(requested.as_deref(), &env);
 
-        let prompt = match (&o.system_prompt_file, &o.system_prompt) {
-            (Some(path), _) => Some(std::fs::read_to_string(path).map_err(|source| {
-                ConfigError::PromptFile {
-                    path: path.clone(),
-                    source,
-                }
-            })?),
-            (None, prompt) => prompt.clone(),
-        };
+        let prompt =
+            match (&o.system_prompt_file, &o.system_prompt) {
+                (Some(path), _) => Some(std::fs::read_to_string(path).map_err(|source| {
+                    ConfigError::PromptFile {
+                        path: path.clone(),
+                        source,
+                    }
+                })?),
+                (None, prompt) => prompt.clone(),
+            };
         let system_prompt = build_system_prompt(prompt, o.append_system_prompt.as_deref(), &roots);
 
         let thinking_budget = o
@@ -211,7 +212,13 @@ mod tests {
         let with_key = |k: &str| (k == "ANTHROPIC_API_KEY").then(|| "sk".to_string());
         let (p, m) = provider_for(None, &with_key);
         assert_eq!(m, DEFAULT_MODEL);
-        assert!(matches!(p, Provider::Anthropic { auth: Auth::ApiKey(_), .. }));
+        assert!(matches!(
+            p,
+            Provider::Anthropic {
+                auth: Auth::ApiKey(_),
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -51,7 +51,11 @@ impl PendingRequests {
             tracing::warn!("control_response without request_id ignored");
             return;
         };
-        let sender = self.inner.lock().ok().and_then(|mut p| p.waiting.remove(&id));
+        let sender = self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|mut p| p.waiting.remove(&id));
         match sender {
             Some(tx) => {
                 let _ = tx.send(response);

@@ -110,8 +110,9 @@ impl Session {
             _ => None,
         };
         let history = match (&resume, &config.state_dir) {
-            (Some(id), Some(dir)) => transcript::load(dir, id)
-                .ok_or_else(|| StartError::NoSuchSession(id.clone()))?,
+            (Some(id), Some(dir)) => {
+                transcript::load(dir, id).ok_or_else(|| StartError::NoSuchSession(id.clone()))?
+            }
             (Some(id), None) => return Err(StartError::NoSuchSession(id.clone())),
             (None, _) => Vec::new(),
         };
@@ -144,8 +145,8 @@ impl Session {
             .cloned()
             .collect();
         let toolbox = Toolbox::new(ctx, config.tools.as_deref(), &bare_denied);
-        let client =
-            ModelClient::new(config.provider.clone()).map_err(|e| StartError::Client(e.to_string()))?;
+        let client = ModelClient::new(config.provider.clone())
+            .map_err(|e| StartError::Client(e.to_string()))?;
         let transcript = Transcript::new(config.state_dir.as_deref(), &id);
         let live = Live {
             mode: config.mode,
@@ -239,7 +240,9 @@ impl Session {
     pub fn api_key_source(&self) -> &'static str {
         match self.client.provider() {
             Provider::Anthropic { auth, .. } => auth.source(),
-            Provider::OpenAi { api_key: Some(_), .. } => "OPENAI_API_KEY",
+            Provider::OpenAi {
+                api_key: Some(_), ..
+            } => "OPENAI_API_KEY",
             Provider::OpenAi { api_key: None, .. } => "none",
         }
     }
@@ -358,7 +361,9 @@ async fn handle_line(
             }
         }
         Frame::ControlRequest(request) => answer_control(session, request).await,
-        Frame::ControlResponse(ControlResponseFrame { response }) => session.pending.resolve(response),
+        Frame::ControlResponse(ControlResponseFrame { response }) => {
+            session.pending.resolve(response)
+        }
         Frame::ControlCancelRequest(_) | Frame::KeepAlive(_) => {}
         other => tracing::debug!(frame_type = other.tag().unwrap_or("?"), "ignoring a frame"),
     }

@@ -51,7 +51,9 @@ impl Transcript {
 
     async fn write(&self, entry: &Entry) {
         let Some(path) = &self.path else { return };
-        let Ok(mut line) = serde_json::to_string(entry) else { return };
+        let Ok(mut line) = serde_json::to_string(entry) else {
+            return;
+        };
         line.push('\n');
         let result = async {
             if let Some(dir) = path.parent() {
@@ -75,7 +77,9 @@ impl Transcript {
 
 /// Loads the history of `session_id`; `None` when no such session was saved.
 pub fn load(state_dir: &Path, session_id: &str) -> Option<Vec<Message>> {
-    let path = state_dir.join("sessions").join(format!("{session_id}.jsonl"));
+    let path = state_dir
+        .join("sessions")
+        .join(format!("{session_id}.jsonl"));
     let text = std::fs::read_to_string(&path).ok()?;
     let mut history = Vec::new();
     for (number, line) in text.lines().enumerate() {
@@ -85,7 +89,9 @@ pub fn load(state_dir: &Path, session_id: &str) -> Option<Vec<Message>> {
         match serde_json::from_str::<Entry>(line) {
             Ok(Entry::Message { message }) => history.push(message),
             Ok(Entry::Compacted { messages }) => history = messages,
-            Err(e) => tracing::warn!(path = %path.display(), line = number + 1, error = %e, "skipping a damaged transcript line"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), line = number + 1, error = %e, "skipping a damaged transcript line")
+            }
         }
     }
     Some(history)

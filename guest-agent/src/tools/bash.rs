@@ -194,9 +194,15 @@ impl Shell {
             .await
     }
 
-    async fn run_foreground(&self, ctx: &ToolContext, command: &str, timeout: Duration) -> ToolOutput {
+    async fn run_foreground(
+        &self,
+        ctx: &ToolContext,
+        command: &str,
+        timeout: Duration,
+    ) -> ToolOutput {
         let cwd = self.cwd(ctx);
-        let cwd_file = std::env::temp_dir().join(format!("workroom-cwd-{}", uuid::Uuid::new_v4().simple()));
+        let cwd_file =
+            std::env::temp_dir().join(format!("workroom-cwd-{}", uuid::Uuid::new_v4().simple()));
         // The trailing lines record where the command left the shell, so `cd` persists between calls.
         let script = format!(
             "{command}\n__workroom_status=$?\npwd -P > '{}' 2>/dev/null\nexit $__workroom_status",
@@ -204,7 +210,12 @@ impl Shell {
         );
         let mut child = match self.command(&script, &cwd).spawn() {
             Ok(c) => c,
-            Err(e) => return ToolOutput::error(format!("Bash: could not start {}: {e}", self.program.display())),
+            Err(e) => {
+                return ToolOutput::error(format!(
+                    "Bash: could not start {}: {e}",
+                    self.program.display()
+                ))
+            }
         };
         let (stdout, stderr) = capture(&mut child);
         let outcome = tokio::select! {
@@ -227,12 +238,21 @@ impl Shell {
             Outcome::Exited(Some(0)) => {}
             Outcome::Exited(code) => {
                 is_error = true;
-                let code = code.map_or("killed by a signal".to_string(), |c| format!("Exit code {c}"));
-                text = if text.is_empty() { code } else { format!("{code}\n{text}") };
+                let code = code.map_or("killed by a signal".to_string(), |c| {
+                    format!("Exit code {c}")
+                });
+                text = if text.is_empty() {
+                    code
+                } else {
+                    format!("{code}\n{text}")
+                };
             }
             Outcome::TimedOut => {
                 is_error = true;
-                text.push_str(&format!("\nCommand timed out after {} ms and was killed.", timeout.as_millis()));
+                text.push_str(&format!(
+                    "\nCommand timed out after {} ms and was killed.",
+                    timeout.as_millis()
+                ));
             }
             Outcome::Interrupted => {
                 is_error = true;
@@ -346,7 +366,10 @@ impl Shell {
             return ToolOutput::error("BashOutput: shell table unavailable");
         };
         let Some(shell) = shells.get_mut(&args.bash_id) else {
-            return ToolOutput::error(format!("BashOutput: no background shell with ID {}", args.bash_id));
+            return ToolOutput::error(format!(
+                "BashOutput: no background shell with ID {}",
+                args.bash_id
+            ));
         };
         let new = shell.take_new();
         let new = match &filter {
@@ -362,7 +385,8 @@ impl Shell {
         ToolOutput::ok(
             format!(
                 "<status>{status}</status>\n{}<output>\n{}\n</output>",
-                code.map(|c| format!("<exit_code>{c}</exit_code>\n")).unwrap_or_default(),
+                code.map(|c| format!("<exit_code>{c}</exit_code>\n"))
+                    .unwrap_or_default(),
                 truncate_middle(&new, MODEL_OUTPUT_CHARS)
             ),
             json!({"shellId": args.bash_id, "command": shell.command, "status": status, "exitCode": code, "stdout": new, "stderr": ""}),
@@ -384,11 +408,17 @@ impl Shell {
             return ToolOutput::error("KillShell: shell table unavailable");
         };
         let Some(shell) = shells.get_mut(&args.shell_id) else {
-            return ToolOutput::error(format!("KillShell: no background shell with ID {}", args.shell_id));
+            return ToolOutput::error(format!(
+                "KillShell: no background shell with ID {}",
+                args.shell_id
+            ));
         };
         shell.kill();
         ToolOutput::ok(
-            format!("Successfully killed shell: {} ({})", args.shell_id, shell.command),
+            format!(
+                "Successfully killed shell: {} ({})",
+                args.shell_id, shell.command
+            ),
             json!({"message": format!("Successfully killed shell: {}", args.shell_id), "shell_id": args.shell_id}),
         )
     }
@@ -553,7 +583,10 @@ pub fn truncate_middle(text: &str, max: usize) -> String {
     let half = max / 2;
     let head: String = text.chars().take(half).collect();
     let tail: String = text.chars().skip(count - half).collect();
-    format!("{head}\n\n... [{} characters truncated] ...\n\n{tail}", count - 2 * half)
+    format!(
+        "{head}\n\n... [{} characters truncated] ...\n\n{tail}",
+        count - 2 * half
+    )
 }
 
 #[cfg(test)]
@@ -578,7 +611,9 @@ mod tests {
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         let ctx = ctx(dir.path());
         let shell = Shell::new();
-        let out = shell.run(&ctx, json!({"command": "cd sub && echo hi"})).await;
+        let out = shell
+            .run(&ctx, json!({"command": "cd sub && echo hi"}))
+            .await;
         assert_eq!(text(&out), "hi");
         assert!(!out.is_error);
         let out = shell.run(&ctx, json!({"command": "pwd"})).await;
@@ -600,7 +635,10 @@ mod tests {
     async fn failures_report_exit_code_and_stderr() {
         let dir = tempfile::tempdir().unwrap();
         let out = Shell::new()
-            .run(&ctx(dir.path()), json!({"command": "echo oops >&2; exit 3"}))
+            .run(
+                &ctx(dir.path()),
+                json!({"command": "echo oops >&2; exit 3"}),
+            )
             .await;
         assert!(out.is_error);
         assert_eq!(text(&out), "Exit code 3\noops");
@@ -614,7 +652,10 @@ mod tests {
         let command = format!("(sleep 2; touch {}) & sleep 30", marker.display());
         let started = std::time::Instant::now();
         let out = Shell::new()
-            .run(&ctx(dir.path()), json!({"command": command, "timeout": 300}))
+            .run(
+                &ctx(dir.path()),
+                json!({"command": command, "timeout": 300}),
+            )
             .await;
         assert!(out.is_error);
         assert!(text(&out).contains("timed out"));
@@ -640,7 +681,10 @@ mod tests {
     async fn huge_output_is_truncated_for_the_model() {
         let dir = tempfile::tempdir().unwrap();
         let out = Shell::new()
-            .run(&ctx(dir.path()), json!({"command": "head -c 3000000 /dev/zero | tr '\\0' a"}))
+            .run(
+                &ctx(dir.path()),
+                json!({"command": "head -c 3000000 /dev/zero | tr '\\0' a"}),
+            )
             .await;
         assert!(text(&out).chars().count() < MODEL_OUTPUT_CHARS + 200);
         assert!(text(&out).contains("characters truncated"));
@@ -651,7 +695,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::env::set_var("ANTHROPIC_API_KEY", "sk-secret-test");
         let out = Shell::new()
-            .run(&ctx(dir.path()), json!({"command": "echo \"[$ANTHROPIC_API_KEY]\""}))
+            .run(
+                &ctx(dir.path()),
+                json!({"command": "echo \"[$ANTHROPIC_API_KEY]\""}),
+            )
             .await;
         assert_eq!(text(&out), "[]");
     }
@@ -662,12 +709,22 @@ mod tests {
         let ctx = ctx(dir.path());
         let shell = Shell::new();
         let started = shell
-            .run(&ctx, json!({"command": "echo first; sleep 30", "run_in_background": true}))
+            .run(
+                &ctx,
+                json!({"command": "echo first; sleep 30", "run_in_background": true}),
+            )
             .await;
-        let id = started.structured["backgroundTaskId"].as_str().unwrap().to_string();
+        let id = started.structured["backgroundTaskId"]
+            .as_str()
+            .unwrap()
+            .to_string();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let out = shell.output(json!({"bash_id": id}));
-        assert!(text(&out).contains("running") && text(&out).contains("first"), "{}", text(&out));
+        assert!(
+            text(&out).contains("running") && text(&out).contains("first"),
+            "{}",
+            text(&out)
+        );
         let out = shell.kill(json!({"shell_id": id}));
         assert!(!out.is_error);
         let out = shell.output(json!({"bash_id": id}));
@@ -678,7 +735,9 @@ mod tests {
     #[tokio::test]
     async fn bad_input_is_a_tool_error() {
         let dir = tempfile::tempdir().unwrap();
-        let out = Shell::new().run(&ctx(dir.path()), json!({"cmd": "ls"})).await;
+        let out = Shell::new()
+            .run(&ctx(dir.path()), json!({"cmd": "ls"}))
+            .await;
         assert!(out.is_error);
         assert!(text(&out).contains("invalid input"));
     }

@@ -89,7 +89,7 @@ enum EditError {
     AlreadyExists(PathBuf),
     #[error("{} is a directory, not a file.", .0.display())]
     Directory(PathBuf),
-    #[error("{} is not UTF-8 text, so it cannot be edited as text.", .0.display())]
+    #[error("{} is not a UTF-8 text file, so it cannot be edited.", .0.display())]
     NotText(PathBuf),
     #[error("String to replace not found in file.\nString: {0}\nMake sure old_string matches the file exactly, including whitespace and indentation, and contains no line-number prefix from Read.")]
     StringNotFound(String),
@@ -159,19 +159,26 @@ fn edit(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, EditError> {
 
 /// The text of `path`, or `None` when there is no file there.
 fn read_text(path: &Path) -> Result<Option<String>, EditError> {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| EditError::NotText(path.to_path_buf())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::IsADirectory => {
-            Err(EditError::Directory(path.to_path_buf()))
-        }
-        Err(source) => Err(EditError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
+    let io_error = |source| EditError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(e)),
+    };
+    if meta.is_dir() {
+        return Err(EditError::Directory(path.to_path_buf()));
     }
+    // Reading a FIFO or a device could block forever or never end.
+    if !meta.is_file() {
+        return Err(EditError::NotText(path.to_path_buf()));
+    }
+    let bytes = std::fs::read(path).map_err(io_error)?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| EditError::NotText(path.to_path_buf()))
 }
 
 /// A planned edit: the new text and where the (first) replacement landed.

@@ -161,10 +161,7 @@ fn has_glob_syntax(part: &str) -> bool {
 }
 
 /// The folder to search: `raw` (or the working folder), which must be a directory in a root.
-fn resolve_search_dir(
-    ctx: &ToolContext,
-    raw: Option<&str>,
-) -> Result<PathBuf, SearchDirError> {
+fn resolve_search_dir(ctx: &ToolContext, raw: Option<&str>) -> Result<PathBuf, SearchDirError> {
     let dir = match raw {
         Some(raw) => paths::resolve(ctx, raw)?,
         None => ctx.cwd().to_path_buf(),

@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use super::context::{ToolContext, ToolOutput};
+use super::context::{ToolContent, ToolContext, ToolOutput};
 use super::glob::walker;
 use super::paths::{self, PathError};
 
@@ -190,6 +190,8 @@ enum GrepError {
     Path(#[from] PathError),
     #[error("Path does not exist: {}", .0.display())]
     NotFound(PathBuf),
+    #[error("{} is not a regular file or folder (it may be a device, socket or pipe), so it cannot be searched.", .0.display())]
+    NotRegular(PathBuf),
     #[error("Grep: invalid regular expression: {0}\nThe syntax is ripgrep's (Rust regex): escape literal ( ) [ ] {{ }} . * + ? | ^ $ \\ with a backslash. To match across lines, set multiline: true.")]
     BadRegex(String),
     #[error("Grep: invalid glob {glob:?}: {reason}")]
@@ -267,6 +269,9 @@ fn grep(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, GrepError> {
         None => ctx.cwd().to_path_buf(),
     };
     let meta = std::fs::metadata(&target).map_err(|_| GrepError::NotFound(target.clone()))?;
+    if !meta.is_dir() && !meta.is_file() {
+        return Err(GrepError::NotRegular(target));
+    }
     let matcher = build_matcher(args)?;
     let plan = Plan::from_args(args);
     let collected = if meta.is_dir() {
@@ -408,19 +413,20 @@ fn search_tree(
     }
 }
 
-/// One thread's searcher (it keeps its buffers from file to file).
+/// One thread's searcher and matcher. Each keeps scratch space from file to file, and a
+/// matcher of its own avoids threads contending for the regex engine's shared cache pool.
 struct Worker<'a> {
     searcher: Searcher,
-    matcher: &'a RegexMatcher,
+    matcher: RegexMatcher,
     plan: Plan,
     cancel: &'a CancellationToken,
 }
 
 impl<'a> Worker<'a> {
-    fn new(matcher: &'a RegexMatcher, plan: Plan, cancel: &'a CancellationToken) -> Self {
+    fn new(matcher: &RegexMatcher, plan: Plan, cancel: &'a CancellationToken) -> Self {
         Self {
             searcher: plan.searcher(),
-            matcher,
+            matcher: matcher.clone(),
             plan,
             cancel,
         }
@@ -431,14 +437,14 @@ impl<'a> Worker<'a> {
         let mut sink = FileSink {
             path,
             plan: self.plan,
-            matcher: self.matcher,
+            matcher: &self.matcher,
             cancel: self.cancel,
             output: Vec::new(),
             matches: 0,
             binary: false,
         };
         self.searcher
-            .search_path(self.matcher, path, &mut sink)
+            .search_path(&self.matcher, path, &mut sink)
             .ok()?;
         if sink.matches == 0 || sink.binary {
             return None;
@@ -487,25 +493,31 @@ impl FileSink<'_> {
         out.push(b'\n');
     }
 
+    /// Each line of `bytes` (a match may span lines in multiline mode), numbered from `first`.
+    fn write_lines(&mut self, first: Option<u64>, bytes: &[u8]) {
+        let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+            self.write_line(b':', first.map(|n| n + i as u64), line);
+        }
+    }
+
     fn write_match(&mut self, mat: &SinkMatch<'_>) {
         let first_line = mat.line_number();
-        if self.plan.only_matching {
-            let bytes = mat.bytes();
-            let mut parts = Vec::new();
-            let _ = self.matcher.find_iter(bytes, |m| {
-                if !m.is_empty() {
-                    let line = first_line.map(|n| n + newlines(&bytes[..m.start()]));
-                    parts.push((line, m));
-                }
-                true
-            });
-            for (line, m) in parts {
-                self.write_line(b':', line, &bytes[m]);
-            }
+        let bytes = mat.bytes();
+        if !self.plan.only_matching {
+            self.write_lines(first_line, bytes);
             return;
         }
-        for (i, line) in mat.lines().enumerate() {
-            self.write_line(b':', first_line.map(|n| n + i as u64), line);
+        let mut parts = Vec::new();
+        let _ = self.matcher.find_iter(bytes, |m| {
+            if !m.is_empty() {
+                parts.push(m);
+            }
+            true
+        });
+        for m in parts {
+            let line = first_line.map(|n| n + newlines(&bytes[..m.start()]));
+            self.write_lines(line, &bytes[m]);
         }
     }
 }
@@ -614,7 +626,7 @@ fn report(mut collected: Collected, plan: Plan, page: Paging) -> ToolOutput {
         OutputMode::Count => report_counts(&mut collected.files, page),
     };
     if collected.stopped_early {
-        if let super::context::ToolContent::Text(text) = &mut output.content {
+        if let ToolContent::Text(text) = &mut output.content {
             text.push_str(&format!(
                 "\n\n[The search stopped after collecting {} MB of matches, so results are incomplete. Use a more specific pattern, path, glob or type.]",
                 COLLECT_BUDGET_BYTES / (1024 * 1024)
@@ -640,7 +652,7 @@ fn report_content(files: &mut [FileResult], plan: Plan, page: Paging) -> ToolOut
     });
     let (shown, applied_limit) = page.apply(lines);
     let shown: Vec<_> = shown.into_iter().map(String::from_utf8_lossy).collect();
-    let (content, cut) = cap_lines(&shown);
+    let (content, fitted) = cap_lines(&shown);
     let mut text = if content.is_empty() {
         "No matches found".to_owned()
     } else {
@@ -652,12 +664,12 @@ fn report_content(files: &mut [FileResult], plan: Plan, page: Paging) -> ToolOut
             "\n\n[Showing results with pagination = {limit_info}]"
         ));
     }
-    if cut {
+    if fitted < shown.len() {
         text.push_str(&cap_note());
     }
     let mut structured = base_structured(plan.mode, files.len(), &[]);
     structured.insert("content".into(), content.into());
-    structured.insert("numLines".into(), shown.len().into());
+    structured.insert("numLines".into(), fitted.into());
     page.add_to(&mut structured, applied_limit);
     ToolOutput::ok(text, Value::Object(structured))
 }
@@ -675,9 +687,13 @@ fn report_files(files: &mut [FileResult], page: Paging) -> ToolOutput {
         } else {
             format!(" {limit_info}")
         };
-        let (listing, cut) = cap_lines(&shown);
+        let (listing, fitted) = cap_lines(&shown);
         let plural = if shown.len() == 1 { "" } else { "s" };
-        let note = if cut { cap_note() } else { String::new() };
+        let note = if fitted < shown.len() {
+            cap_note()
+        } else {
+            String::new()
+        };
         format!(
             "Found {} file{plural}{limit_info}\n{listing}{note}",
             shown.len()
@@ -696,13 +712,13 @@ fn report_counts(files: &mut [FileResult], page: Paging) -> ToolOutput {
         .map(|f| format!("{}:{}", f.path.display(), f.matches))
         .collect();
     let total: u64 = shown.iter().map(|f| f.matches).sum();
-    let (content, cut) = cap_lines(&entries);
+    let (content, fitted) = cap_lines(&entries);
     let mut text = if content.is_empty() {
         "No matches found".to_owned()
     } else {
         content.clone()
     };
-    if cut {
+    if fitted < entries.len() {
         text.push_str(&cap_note());
     }
     let occurrences = if total == 1 {
@@ -734,20 +750,20 @@ fn base_structured(mode: OutputMode, num_files: usize, filenames: &[String]) -> 
     map
 }
 
-/// `lines` joined with `\n`, stopping before [`MAX_OUTPUT_BYTES`]; `true` when cut.
-fn cap_lines<S: AsRef<str>>(lines: &[S]) -> (String, bool) {
+/// `lines` joined with `\n`, stopping before [`MAX_OUTPUT_BYTES`]; also how many lines fit.
+fn cap_lines<S: AsRef<str>>(lines: &[S]) -> (String, usize) {
     let mut text = String::new();
-    for line in lines {
+    for (count, line) in lines.iter().enumerate() {
         let line = line.as_ref();
         if text.len() + line.len() + 1 > MAX_OUTPUT_BYTES {
-            return (text, true);
+            return (text, count);
         }
-        if !text.is_empty() {
+        if count > 0 {
             text.push('\n');
         }
         text.push_str(line);
     }
-    (text, false)
+    (text, lines.len())
 }
 
 fn cap_note() -> String {
@@ -759,7 +775,6 @@ fn cap_note() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::context::ToolContent;
     use super::*;
     use std::time::Duration;
     use tempfile::TempDir;
@@ -975,6 +990,28 @@ mod tests {
         )
         .await;
         assert_eq!(text(&out), format!("{f}:1:struct A {{\n{f}:2:    x: u8,"));
+        let out = grep(&ctx, json!({"pattern": "\\{\\n +x", "multiline": true, "-o": true, "output_mode": "content"})).await;
+        assert_eq!(text(&out), format!("{f}:1:{{\n{f}:2:    x"));
+    }
+
+    #[tokio::test]
+    async fn output_is_capped_with_a_note() {
+        let (_tmp, ctx) = setup();
+        let line = "y".repeat(400);
+        let body: String = (0..1000).map(|_| format!("{line}\n")).collect();
+        write(&ctx, "big.txt", &body);
+        let out = grep(
+            &ctx,
+            json!({"pattern": "y", "output_mode": "content", "head_limit": 0}),
+        )
+        .await;
+        assert!(text(&out).contains("[Output truncated at 256 KB."));
+        let shown = out.structured["numLines"].as_u64().unwrap();
+        assert!(shown > 100 && shown < 1000, "{shown}");
+        assert_eq!(
+            out.structured["content"].as_str().unwrap().lines().count() as u64,
+            shown
+        );
     }
 
     #[tokio::test]
