@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, Rust unit and end-to-end tests, and the Python
+# conformance tests that drive the agent with the official Claude Agent SDK.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
+echo "== cargo bench (quick smoke run)"
+cargo bench -p workroom-agent --bench agent --locked -- --quick
+
+echo "== python conformance tests"
+venv=$("$repo/scripts/python-env.sh")
+cargo build -p workroom-agent -p fake-model --locked
+"$venv/bin/pytest" -q tests/python
