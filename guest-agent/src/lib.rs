@@ -7,6 +7,7 @@
 //! - [`permissions`]: modes, rules and the decision for each tool call; [`hooks`]: client hooks.
 //! - [`tools`]: Bash, Read, Write, Edit, Glob, Grep, TodoWrite.
 //! - [`compact`]: summarising old turns when the context fills up.
+//! - `vm`: PID 1 duties inside the guest VM (Linux only).
 
 pub mod bash_syntax;
 pub mod cli;
@@ -17,6 +18,8 @@ pub mod permissions;
 pub mod session;
 pub mod tools;
 pub mod turn;
+#[cfg(target_os = "linux")]
+pub mod vm;
 
 /// `--help` text.
 pub const HELP: &str = "workroom-agent: Workroom's agent, speaking Claude Code's stream-json protocol.

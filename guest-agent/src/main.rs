@@ -28,6 +28,10 @@ fn main() -> ExitCode {
         println!("{}", workroom_agent::HELP);
         return ExitCode::SUCCESS;
     }
+    #[cfg(target_os = "linux")]
+    if options.vm || std::process::id() == 1 {
+        workroom_agent::vm::run_init();
+    }
     init_tracing();
     for flag in &options.unknown {
         tracing::warn!(flag = %flag, "ignoring unknown flag");
