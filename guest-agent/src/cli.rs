@@ -52,6 +52,8 @@ pub struct Options {
     pub settings: Option<String>,
     /// `--max-thinking-tokens`.
     pub max_thinking_tokens: Option<u32>,
+    /// `--mcp-config <json or path>`: MCP servers (SDK servers are tunnelled over the control channel).
+    pub mcp_config: Option<String>,
     /// `--vm`: run the PID 1 duties (also implied when we are PID 1).
     pub vm: bool,
     /// Positional arguments (a one-shot prompt with `--input-format text`).
@@ -82,7 +84,6 @@ const IGNORED_VALUE_FLAGS: &[&str] = &[
     "max-budget-usd",
     "task-budget",
     "betas",
-    "mcp-config",
     "setting-sources",
     "plugin-dir",
     "thinking",
@@ -189,6 +190,7 @@ impl Options {
                 "add-dir" => o.add_dirs.push(value(&flag)?.into()),
                 "settings" => o.settings = Some(value(&flag)?),
                 "vm" => o.vm = true,
+                "mcp-config" => o.mcp_config = Some(value(&flag)?),
                 f if IGNORED_SWITCHES.contains(&f) => {}
                 f if IGNORED_VALUE_FLAGS.contains(&f) => {
                     value(&flag)?;

@@ -132,7 +132,7 @@ async fn summarise(
             cache_control: None,
         }],
         // The history may contain tool calls; the tool list must still be declared to the API.
-        tools: s.toolbox.definitions(),
+        tools: crate::turn::all_tools(s).await,
         stream: true,
         thinking: None,
         extra: Map::new(),

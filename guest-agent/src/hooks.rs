@@ -32,13 +32,14 @@ impl Hooks {
         }
     }
 
-    /// Callbacks registered for `event` whose matcher accepts `tool`.
-    pub fn callbacks(&self, event: &str, tool: &str) -> Vec<Callback> {
+    /// Callbacks registered for `event` whose matcher accepts `tool` (events without a tool, such as
+    /// `UserPromptSubmit` and `Stop`, pass `None` and match every registration).
+    pub fn callbacks(&self, event: &str, tool: Option<&str>) -> Vec<Callback> {
         self.by_event
             .get(event)
             .into_iter()
             .flatten()
-            .filter(|m| matcher_accepts(m.matcher.as_deref(), tool))
+            .filter(|m| tool.is_none_or(|tool| matcher_accepts(m.matcher.as_deref(), tool)))
             .flat_map(|m| {
                 m.hook_callback_ids.iter().map(|id| Callback {
                     id: id.clone(),
@@ -186,8 +187,8 @@ mod tests {
             serde_json::from_value(json!({"PreToolUse":[{"matcher":"Bash","hookCallbackIds":["h0"]},{"matcher":null,"hookCallbackIds":["h1"],"timeout":5}]}))
                 .unwrap(),
         ));
-        assert_eq!(hooks.callbacks("PreToolUse", "Bash").len(), 2);
-        let write = hooks.callbacks("PreToolUse", "Write");
+        assert_eq!(hooks.callbacks("PreToolUse", Some("Bash")).len(), 2);
+        let write = hooks.callbacks("PreToolUse", Some("Write"));
         assert_eq!(
             write,
             vec![Callback {
@@ -195,6 +196,6 @@ mod tests {
                 timeout_secs: 5.0
             }]
         );
-        assert!(hooks.callbacks("PostToolUse", "Bash").is_empty());
+        assert!(hooks.callbacks("PostToolUse", Some("Bash")).is_empty());
     }
 }

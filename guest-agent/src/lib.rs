@@ -13,6 +13,7 @@ pub mod bash_syntax;
 pub mod cli;
 pub mod compact;
 pub mod hooks;
+pub mod mcp;
 pub mod model;
 pub mod permissions;
 pub mod session;

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use workroom_protocol::anthropic::{
     AssistantMessage, CacheControl, ContentBlock, Delta, Empty, Message, MessageContent,
     MessageDelta, MessageDeltaBody, MessagesRequest, Role, StreamEvent, SystemBlock,
-    ToolResultBlock, ToolResultContent, ToolUseBlock, Usage,
+    ToolDefinition, ToolResultBlock, ToolResultContent, ToolUseBlock, Usage,
 };
 use workroom_protocol::control::{CanUseTool, ControlRequest, HookCallback, PermissionResult};
 use workroom_protocol::frame::{
@@ -36,10 +36,14 @@ pub async fn run(
     user: UserFrame,
     cancel: CancellationToken,
 ) -> bool {
+    s.mcp.connect(s).await;
+    let tools = all_tools(s).await;
     let mut turn = Turn {
         s,
+        tools,
         cancel,
         started: Instant::now(),
+        stop_continued: 0,
         api_time: Duration::ZERO,
         requests: 0,
         usage: Usage::default(),
@@ -48,10 +52,33 @@ pub async fn run(
         stop_reason: None,
     };
     s.report_state("running").await;
-    s.emit(&init_frame(s)).await;
-    push_user(s, history, user.message.content.into_blocks()).await;
-    let end = turn.agent_loop(history).await;
-    let result = turn.result_frame(end);
+    s.emit(&init_frame(s, &turn.tools).await).await;
+    let mut blocks = user.message.content.into_blocks();
+    let prompt = MessageContent::Blocks(blocks.clone()).text();
+    let submit = turn
+        .run_hooks("UserPromptSubmit", None, json!({"prompt": prompt}))
+        .await;
+    let end = match (submit.permission, submit.stop.clone()) {
+        (Some(HookPermission::Deny), _) | (_, Some(_)) => End::PromptBlocked(
+            submit
+                .reason
+                .or(submit.stop)
+                .unwrap_or_else(|| "A hook blocked this prompt.".into()),
+        ),
+        _ => {
+            if !submit.additional_context.is_empty() {
+                blocks.push(ContentBlock::text(reminder(&submit.additional_context)));
+            }
+            push_user(s, history, blocks).await;
+            turn.agent_loop(history).await
+        }
+    };
+    let mut result = turn.result_frame(end);
+    if let Some(uuid) = user.uuid {
+        result
+            .extra
+            .insert("user_message_uuids".into(), json!([uuid]));
+    }
     let is_error = result.is_error;
     s.emit(&Frame::Result(result)).await;
     s.report_state("idle").await;
@@ -72,12 +99,18 @@ enum End {
     MaxTurns(u32),
     /// The API failed for good.
     Api(ModelError),
+    /// A UserPromptSubmit hook refused the prompt.
+    PromptBlocked(String),
 }
 
 struct Turn<'a> {
     s: &'a Session,
+    /// Tools offered this turn (built-ins and MCP tools).
+    tools: Vec<ToolDefinition>,
     cancel: CancellationToken,
     started: Instant,
+    /// How often Stop hooks sent the model back to work this turn.
+    stop_continued: usize,
     api_time: Duration,
     requests: u32,
     usage: Usage,
@@ -100,6 +133,7 @@ enum StreamFailure {
 
 impl Turn<'_> {
     async fn agent_loop(&mut self, history: &mut Vec<Message>) -> End {
+        let mut stop_hook_active = false;
         loop {
             if self.cancel.is_cancelled() {
                 return self.interrupted_streaming(history).await;
@@ -108,7 +142,7 @@ impl Turn<'_> {
                 tracing::warn!(error = %e, "compaction failed; continuing with the full history");
             }
             self.requests += 1;
-            let request = build_request(self.s, history);
+            let request = build_request(self.s, history, &self.tools);
             let reply = match self.request_with_retries(&request).await {
                 Ok(reply) => reply,
                 Err(StreamFailure::Interrupted) => {
@@ -149,7 +183,13 @@ impl Turn<'_> {
             self.s.transcript.append(&assistant).await;
             history.push(assistant);
             if calls.is_empty() {
-                return End::Completed;
+                match self.stop_hook_feedback(&mut stop_hook_active).await {
+                    Some(feedback) => {
+                        push_user(self.s, history, vec![ContentBlock::text(feedback)]).await;
+                        continue;
+                    }
+                    None => return End::Completed,
+                }
             }
             if let Some(max) = self.s.config.max_turns {
                 if self.requests >= max {
@@ -406,7 +446,13 @@ impl Turn<'_> {
     async fn run_one(&mut self, call: &ToolUseBlock, outcome: &mut ToolsOutcome) -> ContentBlock {
         let s = self.s;
         let mut input = call.input.clone();
-        let pre = self.run_hooks("PreToolUse", call, &input, None).await;
+        let pre = self
+            .run_hooks(
+                "PreToolUse",
+                Some(call),
+                json!({"tool_name": call.name, "tool_input": input, "tool_use_id": call.id}),
+            )
+            .await;
         if let Some(reason) = &pre.stop {
             outcome.stop = Some(reason.clone());
         }
@@ -479,19 +525,38 @@ impl Turn<'_> {
             }
         };
         let started = Instant::now();
-        let out = s
-            .toolbox
-            .run(&call.name, input.clone(), self.cancel.child_token())
-            .await;
+        let out = match s.mcp.find(&call.name).await {
+            Some((server, tool)) => {
+                s.mcp
+                    .call(s, &server, &tool, input.clone(), &call.id, &self.cancel)
+                    .await
+            }
+            None => {
+                s.toolbox
+                    .run(&call.name, input.clone(), self.cancel.child_token())
+                    .await
+            }
+        };
         if self.cancel.is_cancelled() {
             outcome.interrupted = true;
         }
         let post = if outcome.interrupted {
             HookVerdict::default()
         } else {
-            let response = json!({"tool_response": out.structured, "duration_ms": started.elapsed().as_millis() as u64});
-            self.run_hooks("PostToolUse", call, &input, Some(response))
-                .await
+            let mut fields = json!({
+                "tool_name": call.name,
+                "tool_input": input,
+                "tool_use_id": call.id,
+                "duration_ms": started.elapsed().as_millis() as u64,
+            });
+            let event = if out.is_error {
+                fields["error"] = json!(tool_text(&out));
+                "PostToolUseFailure"
+            } else {
+                fields["tool_response"] = out.structured.clone();
+                "PostToolUse"
+            };
+            self.run_hooks(event, Some(call), fields).await
         };
         if let Some(reason) = &post.stop {
             outcome.stop = Some(reason.clone());
@@ -590,37 +655,55 @@ impl Turn<'_> {
         }
     }
 
+    /// Stop hooks may ask the model to keep going ("decision":"block" with a reason); bounded so a hook
+    /// cannot keep a turn alive forever.
+    async fn stop_hook_feedback(&mut self, active: &mut bool) -> Option<String> {
+        const MAX_CONTINUATIONS: usize = 8;
+        if self.stop_continued >= MAX_CONTINUATIONS {
+            return None;
+        }
+        let verdict = self
+            .run_hooks("Stop", None, json!({"stop_hook_active": *active}))
+            .await;
+        if verdict.permission != Some(HookPermission::Deny) {
+            return None;
+        }
+        *active = true;
+        self.stop_continued += 1;
+        Some(format!(
+            "Stop hook feedback:\n{}",
+            verdict.reason.unwrap_or_else(|| "Continue.".into())
+        ))
+    }
+
+    /// Runs the client's hooks for `event`; `call` is the tool call for tool events.
     async fn run_hooks(
         &self,
         event: &str,
-        call: &ToolUseBlock,
-        input: &Value,
-        extra: Option<Value>,
+        call: Option<&ToolUseBlock>,
+        fields: Value,
     ) -> HookVerdict {
         let s = self.s;
         let callbacks = match s.live.lock() {
-            Ok(live) => live.hooks.callbacks(event, &call.name),
+            Ok(live) => live.hooks.callbacks(event, call.map(|c| c.name.as_str())),
             Err(_) => Vec::new(),
         };
         let mut verdict = HookVerdict::default();
         for callback in callbacks {
-            let mut hook_input = json!({
+            let mut input = json!({
                 "session_id": s.id,
                 "transcript_path": "",
                 "cwd": s.toolbox.context().cwd(),
                 "permission_mode": s.mode().as_str(),
                 "hook_event_name": event,
-                "tool_name": call.name,
-                "tool_input": input,
-                "tool_use_id": call.id,
             });
-            if let (Some(Value::Object(more)), Some(obj)) = (&extra, hook_input.as_object_mut()) {
+            if let (Some(obj), Value::Object(more)) = (input.as_object_mut(), &fields) {
                 obj.extend(more.clone());
             }
             let request = ControlRequest::HookCallback(HookCallback {
                 callback_id: callback.id.clone(),
-                input: hook_input,
-                tool_use_id: Some(call.id.clone()),
+                input,
+                tool_use_id: call.map(|c| c.id.clone()),
             });
             let timeout = Duration::from_secs_f64(callback.timeout_secs.clamp(0.1, 3600.0));
             match control::request(&s.outbox, &s.pending, request, &self.cancel, Some(timeout))
@@ -652,10 +735,7 @@ impl Turn<'_> {
             ),
         };
         if !context.is_empty() {
-            let note = format!(
-                "\n\n<system-reminder>\n{}\n</system-reminder>",
-                context.join("\n")
-            );
+            let note = format!("\n\n{}", reminder(context));
             content = match content {
                 ToolResultContent::Text(t) => ToolResultContent::Text(t + &note),
                 ToolResultContent::Blocks(mut b) => {
@@ -731,6 +811,14 @@ impl Turn<'_> {
                 e.status(),
                 Some(e.to_string()),
             ),
+            End::PromptBlocked(reason) => (
+                "success",
+                false,
+                "prompt_blocked",
+                None,
+                None,
+                Some(reason.clone()),
+            ),
         };
         let (cost, model_usage) = match self.s.totals.lock() {
             Ok(t) => (
@@ -767,6 +855,31 @@ struct ToolsOutcome {
     results: Vec<ContentBlock>,
     interrupted: bool,
     stop: Option<String>,
+}
+
+/// Every tool offered this turn: the built-ins, then the client's MCP tools.
+pub async fn all_tools(s: &Session) -> Vec<ToolDefinition> {
+    let mut tools = s.toolbox.definitions();
+    tools.extend(s.mcp.definitions().await);
+    tools
+}
+
+fn reminder(lines: &[String]) -> String {
+    format!(
+        "<system-reminder>\n{}\n</system-reminder>",
+        lines.join("\n")
+    )
+}
+
+fn tool_text(out: &ToolOutput) -> String {
+    match &out.content {
+        ToolContent::Text(t) => t.clone(),
+        ToolContent::Blocks(blocks) => blocks
+            .iter()
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
 }
 
 fn error_result(tool_use_id: &str, message: &str) -> ContentBlock {
@@ -825,7 +938,11 @@ async fn push_user(s: &Session, history: &mut Vec<Message>, blocks: Vec<ContentB
 
 /// The request for the current history, with prompt-cache breakpoints on the system prompt and on the
 /// last block of the last message (a moving breakpoint, as Claude Code places it).
-pub fn build_request(s: &Session, history: &[Message]) -> MessagesRequest {
+pub fn build_request(
+    s: &Session,
+    history: &[Message],
+    tools: &[ToolDefinition],
+) -> MessagesRequest {
     let mut messages = history.to_vec();
     if let Some(last) = messages.last_mut() {
         let mut blocks =
@@ -846,28 +963,29 @@ pub fn build_request(s: &Session, history: &[Message]) -> MessagesRequest {
             text: s.config.system_prompt.clone(),
             cache_control: Some(CacheControl::ephemeral()),
         }],
-        tools: s.toolbox.definitions(),
+        tools: tools.to_vec(),
         stream: true,
         thinking,
         extra: Map::new(),
     }
 }
 
-fn init_frame(s: &Session) -> Frame {
+async fn init_frame(s: &Session, tools: &[ToolDefinition]) -> Frame {
     let roots: Vec<String> = s
         .config
         .roots
         .iter()
         .map(|r| r.display().to_string())
         .collect();
-    let tools: Vec<String> = s.tool_names();
+    let tools: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    let mcp_servers = s.mcp.status().await;
     frames::system(
         &s.id,
         "init",
         json!({
             "cwd": roots.first(),
             "tools": tools,
-            "mcp_servers": [],
+            "mcp_servers": mcp_servers,
             "model": s.model(),
             "permissionMode": s.mode().as_str(),
             "slash_commands": [],

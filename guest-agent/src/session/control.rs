@@ -82,10 +82,21 @@ impl PendingRequests {
         Some(rx)
     }
 
-    fn forget(&self, id: &str) {
-        if let Ok(mut p) = self.inner.lock() {
-            p.waiting.remove(id);
+    /// Withdraws every outstanding request (the user interrupted); returns their ids. Their waiters
+    /// see [`ControlError::Interrupted`].
+    pub fn withdraw_all(&self) -> Vec<String> {
+        match self.inner.lock() {
+            Ok(mut p) => p.waiting.drain().map(|(id, _)| id).collect(),
+            Err(_) => Vec::new(),
         }
+    }
+
+    /// Forgets a request; `true` if it was still outstanding.
+    fn forget(&self, id: &str) -> bool {
+        self.inner
+            .lock()
+            .map(|mut p| p.waiting.remove(id).is_some())
+            .unwrap_or(false)
     }
 }
 
@@ -114,7 +125,10 @@ pub async fn request(
         }
     };
     let outcome = tokio::select! {
-        answer = answer => answer.map_err(|_| ControlError::StreamClosed),
+        answer = answer => answer.map_err(|_| {
+            // A dropped waiter means the input closed, or an interrupt withdrew the request.
+            if cancel.is_cancelled() { ControlError::Interrupted } else { ControlError::StreamClosed }
+        }),
         _ = cancel.cancelled() => Err(ControlError::Interrupted),
         _ = deadline => Err(ControlError::TimedOut(timeout.unwrap_or_default())),
     };
@@ -125,8 +139,8 @@ pub async fn request(
             "unexpected control response: {v}"
         ))),
         Err(e) => {
-            pending.forget(&id);
-            if matches!(e, ControlError::Interrupted | ControlError::TimedOut(_)) {
+            let still_open = pending.forget(&id);
+            if still_open && matches!(e, ControlError::Interrupted | ControlError::TimedOut(_)) {
                 // Tell the client to take the prompt down.
                 outbox
                     .send(&Frame::ControlCancelRequest(ControlCancelRequest {

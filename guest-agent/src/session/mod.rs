@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use workroom_protocol::anthropic::{Message, Usage};
 use workroom_protocol::control::{
-    ControlError as ControlErrorBody, ControlRequest, ControlRequestFrame, ControlResponse,
-    ControlResponseFrame, ControlSuccess, PermissionUpdate,
+    ControlCancelRequest, ControlError as ControlErrorBody, ControlRequest, ControlRequestFrame,
+    ControlResponse, ControlResponseFrame, ControlSuccess, PermissionUpdate,
 };
 use workroom_protocol::frame::UserFrame;
 use workroom_protocol::ndjson::{self, LineDecoder};
@@ -75,8 +75,11 @@ pub struct Session {
     pub toolbox: Toolbox,
     /// The model client.
     pub client: ModelClient,
-    /// Cancels the running turn (`interrupt`).
-    pub turn_cancel: Mutex<CancellationToken>,
+    /// One token per received user message, oldest first: the running turn's, then the queued ones.
+    /// `interrupt` cancels the oldest, so a "Stop" sent right after a prompt still stops that prompt.
+    pub turns: Mutex<std::collections::VecDeque<CancellationToken>>,
+    /// In-process MCP servers of the SDK client.
+    pub mcp: crate::mcp::McpServers,
     /// Cost and usage.
     pub totals: Mutex<Totals>,
     /// Where the history is saved.
@@ -163,7 +166,8 @@ impl Session {
                 live: Mutex::new(live),
                 toolbox,
                 client,
-                turn_cancel: Mutex::new(CancellationToken::new()),
+                turns: Mutex::default(),
+                mcp: crate::mcp::McpServers::from_config(options.mcp_config.as_deref()),
                 totals: Mutex::new(Totals::default()),
                 transcript,
             },
@@ -287,15 +291,14 @@ pub async fn run(
     mut history: Vec<Message>,
     input: impl AsyncRead + Send + Unpin + 'static,
 ) -> bool {
-    let (turns_tx, mut turns_rx) = mpsc::unbounded_channel::<UserFrame>();
+    let (turns_tx, mut turns_rx) = mpsc::unbounded_channel::<(UserFrame, CancellationToken)>();
     let reader = tokio::spawn(read_input(session.clone(), input, turns_tx));
     let mut last_was_error = false;
-    while let Some(user) = turns_rx.recv().await {
-        let cancel = CancellationToken::new();
-        if let Ok(mut slot) = session.turn_cancel.lock() {
-            *slot = cancel.clone();
-        }
+    while let Some((user, cancel)) = turns_rx.recv().await {
         last_was_error = crate::turn::run(&session, &mut history, user, cancel).await;
+        if let Ok(mut turns) = session.turns.lock() {
+            turns.pop_front();
+        }
     }
     // The reader ends by itself at end of input; it has already closed the queue.
     if let Err(e) = reader.await {
@@ -308,7 +311,7 @@ pub async fn run(
 async fn read_input(
     session: std::sync::Arc<Session>,
     mut input: impl AsyncRead + Send + Unpin,
-    turns: mpsc::UnboundedSender<UserFrame>,
+    turns: mpsc::UnboundedSender<(UserFrame, CancellationToken)>,
 ) {
     let mut decoder = LineDecoder::default();
     let mut buf = vec![0u8; 64 * 1024];
@@ -336,7 +339,7 @@ async fn read_input(
 async fn handle_line(
     session: &Session,
     line: Result<String, ndjson::FrameError>,
-    turns: &mpsc::UnboundedSender<UserFrame>,
+    turns: &mpsc::UnboundedSender<(UserFrame, CancellationToken)>,
 ) {
     let frame = match line.and_then(|l| {
         if l.trim_start().starts_with('{') {
@@ -356,7 +359,11 @@ async fn handle_line(
     };
     match frame {
         Frame::User(user) => {
-            if turns.send(user).is_err() {
+            let cancel = CancellationToken::new();
+            if let Ok(mut queue) = session.turns.lock() {
+                queue.push_back(cancel.clone());
+            }
+            if turns.send((user, cancel)).is_err() {
                 tracing::warn!("user message after the session ended");
             }
         }
@@ -378,9 +385,19 @@ async fn answer_control(session: &Session, frame: ControlRequestFrame) {
             }
             Ok(initialize_response(session, init.hooks.is_some()))
         }
-        ControlRequest::Interrupt(_) => {
-            if let Ok(token) = session.turn_cancel.lock() {
-                token.cancel();
+        ControlRequest::Interrupt(request) => {
+            let cancel_queued = request.extra.get("cancel_queued") == Some(&Value::Bool(true));
+            if let Ok(turns) = session.turns.lock() {
+                let take = if cancel_queued { turns.len() } else { 1 };
+                turns.iter().take(take).for_each(CancellationToken::cancel);
+            }
+            // Take down open prompts before acknowledging, as Claude Code does.
+            for request_id in session.pending.withdraw_all() {
+                session
+                    .emit(&Frame::ControlCancelRequest(ControlCancelRequest {
+                        request_id,
+                    }))
+                    .await;
             }
             Ok(json!({"still_queued": []}))
         }

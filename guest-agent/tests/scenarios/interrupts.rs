@@ -88,8 +88,18 @@ async fn interrupt_while_a_permission_prompt_is_pending_cancels_it() {
     agent.user("touch").await;
     let ask = agent.until(|f| f["type"] == "control_request").await;
     agent.control("int", json!({"subtype": "interrupt"})).await;
-    let cancel = agent.until(|f| f["type"] == "control_cancel_request").await;
-    assert_eq!(cancel["request_id"], ask["request_id"]);
+    // The prompt is withdrawn before the interrupt is acknowledged, as Claude Code does.
+    let cancel = agent
+        .frames
+        .iter()
+        .position(|f| f["type"] == "control_cancel_request" && f["request_id"] == ask["request_id"])
+        .expect("the pending prompt is withdrawn");
+    let answered = agent
+        .frames
+        .iter()
+        .position(|f| f["type"] == "control_response" && f["response"]["request_id"] == "int")
+        .unwrap();
+    assert!(cancel < answered);
     let result = agent.result().await;
     assert_eq!(result["subtype"], "error_during_execution");
     assert!(!agent.path("x").exists());
