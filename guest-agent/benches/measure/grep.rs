@@ -93,7 +93,12 @@ fn compare(
 ) -> Result<()> {
     let (agent_lines, _) = searcher.search(mode)?;
     let (rg_lines, _) = run_rg(tree, mode)?;
+    let lines = rg_lines.len();
     check_same_output(agent_lines, rg_lines).with_context(|| format!("{} mode", mode.label))?;
+    report.notes.push(format!(
+        "grep {} mode: agent and rg print the same {lines} lines",
+        mode.label
+    ));
     let (mut agent, mut rg, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let (_, agent_time) = searcher.search(mode)?;

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -191,13 +191,17 @@ impl Agent {
         proc_status_kib(self.pid(), "VmHWM").map(|kib| kib as f64 / 1024.0)
     }
 
-    /// Closes stdin (end of the session) and waits for the process to exit.
-    pub fn finish(mut self) -> Result<ExitStatus> {
+    /// Closes stdin (end of the session) and waits for the process to exit, which it must do
+    /// successfully.
+    pub fn finish(mut self) -> Result<()> {
         drop(self.stdin.take());
         let deadline = Instant::now() + EXIT_TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait().context("waiting for the agent")? {
-                return Ok(status);
+                if !status.success() {
+                    return Err(self.with_stderr(anyhow!("agent exited with {status}")));
+                }
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(self.with_stderr(anyhow!(

@@ -235,11 +235,6 @@ impl Session {
         }
     }
 
-    /// Tool names as `system/init` lists them.
-    pub fn tool_names(&self) -> Vec<String> {
-        self.toolbox.names()
-    }
-
     /// `apiKeySource` for `system/init`.
     pub fn api_key_source(&self) -> &'static str {
         match self.client.provider() {

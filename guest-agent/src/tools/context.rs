@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -116,4 +117,28 @@ impl ToolOutput {
             is_error: true,
         }
     }
+}
+
+/// Parses `input` into a tool's arguments and runs `work` on the blocking pool: the file tools do
+/// synchronous I/O, which must not stall the runtime. Bad input and failures become tool errors.
+pub async fn run_blocking<A, E>(
+    name: &'static str,
+    ctx: &ToolContext,
+    input: Value,
+    work: fn(&ToolContext, &A) -> Result<ToolOutput, E>,
+) -> ToolOutput
+where
+    A: DeserializeOwned + Send + 'static,
+    E: std::fmt::Display + 'static,
+{
+    let args: A = match serde_json::from_value(input) {
+        Ok(args) => args,
+        Err(e) => return ToolOutput::error(format!("{name}: invalid input: {e}")),
+    };
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || {
+        work(&ctx, &args).unwrap_or_else(|e| ToolOutput::error(e.to_string()))
+    })
+    .await
+    .unwrap_or_else(|e| ToolOutput::error(format!("{name}: internal error: {e}")))
 }

@@ -104,16 +104,7 @@ enum EditError {
 }
 
 pub async fn run(ctx: &ToolContext, input: Value) -> ToolOutput {
-    let args: Args = match serde_json::from_value(input) {
-        Ok(args) => args,
-        Err(e) => return ToolOutput::error(format!("{NAME}: invalid input: {e}")),
-    };
-    let ctx = ctx.clone();
-    tokio::task::spawn_blocking(move || {
-        edit(&ctx, &args).unwrap_or_else(|e| ToolOutput::error(e.to_string()))
-    })
-    .await
-    .unwrap_or_else(|e| ToolOutput::error(format!("{NAME}: internal error: {e}")))
+    super::context::run_blocking(NAME, ctx, input, edit).await
 }
 
 fn edit(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, EditError> {
@@ -307,23 +298,10 @@ fn structured(path: &Path, args: &Args, original: &str, updated: &str) -> Value 
 
 #[cfg(test)]
 mod tests {
-    use super::super::context::{FileStamp, ToolContent};
+    use super::super::context::FileStamp;
+    use super::super::test_support::{setup, text};
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
-    use tempfile::TempDir;
-
-    fn setup() -> (TempDir, ToolContext) {
-        let tmp = TempDir::new().unwrap();
-        let ctx = ToolContext::new(vec![tmp.path().to_path_buf()]).unwrap();
-        (tmp, ctx)
-    }
-
-    fn text(out: &ToolOutput) -> String {
-        match &out.content {
-            ToolContent::Text(t) => t.clone(),
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
 
     /// A file with `body` that the model has read.
     fn read_file(ctx: &ToolContext, name: &str, body: &str) -> PathBuf {

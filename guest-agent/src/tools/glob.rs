@@ -83,16 +83,7 @@ enum GlobError {
 }
 
 pub async fn run(ctx: &ToolContext, input: Value) -> ToolOutput {
-    let args: Args = match serde_json::from_value(input) {
-        Ok(args) => args,
-        Err(e) => return ToolOutput::error(format!("{NAME}: invalid input: {e}")),
-    };
-    let ctx = ctx.clone();
-    tokio::task::spawn_blocking(move || {
-        glob(&ctx, &args).unwrap_or_else(|e| ToolOutput::error(e.to_string()))
-    })
-    .await
-    .unwrap_or_else(|e| ToolOutput::error(format!("{NAME}: internal error: {e}")))
+    super::context::run_blocking(NAME, ctx, input, glob).await
 }
 
 fn glob(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, GlobError> {
@@ -230,23 +221,9 @@ pub(super) fn walker(dir: &Path) -> WalkBuilder {
 
 #[cfg(test)]
 mod tests {
-    use super::super::context::ToolContent;
+    use super::super::test_support::{setup, text};
     use super::*;
     use std::time::Duration;
-    use tempfile::TempDir;
-
-    fn setup() -> (TempDir, ToolContext) {
-        let tmp = TempDir::new().unwrap();
-        let ctx = ToolContext::new(vec![tmp.path().to_path_buf()]).unwrap();
-        (tmp, ctx)
-    }
-
-    fn text(out: &ToolOutput) -> String {
-        match &out.content {
-            ToolContent::Text(t) => t.clone(),
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
 
     fn touch(root: &Path, rel: &str, age_secs: u64) -> PathBuf {
         let path = root.join(rel);

@@ -203,16 +203,7 @@ enum GrepError {
 }
 
 pub async fn run(ctx: &ToolContext, input: Value) -> ToolOutput {
-    let args: Args = match serde_json::from_value(input) {
-        Ok(args) => args,
-        Err(e) => return ToolOutput::error(format!("{NAME}: invalid input: {e}")),
-    };
-    let ctx = ctx.clone();
-    tokio::task::spawn_blocking(move || {
-        grep(&ctx, &args).unwrap_or_else(|e| ToolOutput::error(e.to_string()))
-    })
-    .await
-    .unwrap_or_else(|e| ToolOutput::error(format!("{NAME}: internal error: {e}")))
+    super::context::run_blocking(NAME, ctx, input, grep).await
 }
 
 /// What to collect from each file, from the arguments.
@@ -775,22 +766,9 @@ fn cap_note() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{setup, text};
     use super::*;
     use std::time::Duration;
-    use tempfile::TempDir;
-
-    fn setup() -> (TempDir, ToolContext) {
-        let tmp = TempDir::new().unwrap();
-        let ctx = ToolContext::new(vec![tmp.path().to_path_buf()]).unwrap();
-        (tmp, ctx)
-    }
-
-    fn text(out: &ToolOutput) -> String {
-        match &out.content {
-            ToolContent::Text(t) => t.clone(),
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
 
     fn write(ctx: &ToolContext, rel: &str, body: &str) -> String {
         let path = ctx.cwd().join(rel);

@@ -13,6 +13,9 @@ pub mod read;
 pub mod todo;
 pub mod write;
 
+#[cfg(test)]
+mod test_support;
+
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use workroom_protocol::anthropic::ToolDefinition;

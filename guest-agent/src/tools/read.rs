@@ -115,18 +115,7 @@ impl ReadError {
 }
 
 pub async fn run(ctx: &ToolContext, input: Value) -> ToolOutput {
-    let args: Args = match serde_json::from_value(input) {
-        Ok(args) => args,
-        Err(e) => return ToolOutput::error(format!("{NAME}: invalid input: {e}")),
-    };
-    let ctx = ctx.clone();
-    tokio::task::spawn_blocking(move || read(&ctx, &args).unwrap_or_else(|e| error_output(&e)))
-        .await
-        .unwrap_or_else(|e| ToolOutput::error(format!("{NAME}: internal error: {e}")))
-}
-
-fn error_output(e: &ReadError) -> ToolOutput {
-    ToolOutput::error(e.to_string())
+    super::context::run_blocking(NAME, ctx, input, read).await
 }
 
 fn read(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, ReadError> {
@@ -367,21 +356,9 @@ pub(super) fn numbered_line(number: u64, line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::context::FileStamp;
+    use super::super::test_support::{setup, text};
     use super::*;
     use tempfile::TempDir;
-
-    fn setup() -> (TempDir, ToolContext) {
-        let tmp = TempDir::new().unwrap();
-        let ctx = ToolContext::new(vec![tmp.path().to_path_buf()]).unwrap();
-        (tmp, ctx)
-    }
-
-    fn text(out: &ToolOutput) -> &str {
-        match &out.content {
-            ToolContent::Text(t) => t,
-            ToolContent::Blocks(_) => panic!("expected text, got blocks"),
-        }
-    }
 
     async fn read_path(ctx: &ToolContext, path: &Path, extra: Value) -> ToolOutput {
         let mut input = json!({"file_path": path.to_str().unwrap()});

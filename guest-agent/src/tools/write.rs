@@ -92,16 +92,7 @@ pub(super) enum FreshnessError {
 }
 
 pub async fn run(ctx: &ToolContext, input: Value) -> ToolOutput {
-    let args: Args = match serde_json::from_value(input) {
-        Ok(args) => args,
-        Err(e) => return ToolOutput::error(format!("{NAME}: invalid input: {e}")),
-    };
-    let ctx = ctx.clone();
-    tokio::task::spawn_blocking(move || {
-        write(&ctx, &args).unwrap_or_else(|e| ToolOutput::error(e.to_string()))
-    })
-    .await
-    .unwrap_or_else(|e| ToolOutput::error(format!("{NAME}: internal error: {e}")))
+    super::context::run_blocking(NAME, ctx, input, write).await
 }
 
 fn write(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, WriteError> {
@@ -286,22 +277,10 @@ pub(super) fn structured_patch(old: &str, new: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{setup, text};
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
     use tempfile::TempDir;
-
-    fn setup() -> (TempDir, ToolContext) {
-        let tmp = TempDir::new().unwrap();
-        let ctx = ToolContext::new(vec![tmp.path().to_path_buf()]).unwrap();
-        (tmp, ctx)
-    }
-
-    fn text(out: &ToolOutput) -> String {
-        match &out.content {
-            super::super::context::ToolContent::Text(t) => t.clone(),
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
 
     async fn write_file(ctx: &ToolContext, path: &Path, content: &str) -> ToolOutput {
         run(
