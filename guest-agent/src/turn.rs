@@ -434,7 +434,7 @@ impl Turn<'_> {
                         "{}: the tool input was not valid JSON ({error}). Send the call again with a valid JSON object.",
                         call.name
                     ));
-                    self.emit_result(&call.id, &out, &[]).await
+                    self.emit_result(&call.id, &out, &[], None).await
                 }
                 None => self.run_one(call, &mut outcome).await,
             };
@@ -496,18 +496,30 @@ impl Turn<'_> {
                 }
             }
         };
-        let allowed = match decision {
-            Decision::Allow { .. } => Ok(input),
-            Decision::Deny { message } => Err((message, false)),
+        // Who decided, for the client's records (Claude Code's `tool_result_meta`).
+        let (allowed, source) = match decision {
+            Decision::Allow { reason } => (Ok(input), reason),
+            Decision::Deny { message } => (Err((message, false)), "config".to_string()),
             Decision::Ask {
                 reason,
                 suggestions,
                 blocked_path,
             } => {
-                self.ask(call, input, reason, suggestions, blocked_path)
-                    .await
+                let answer = self
+                    .ask(call, input, reason, suggestions, blocked_path)
+                    .await;
+                let source = if answer.is_ok() {
+                    "user"
+                } else {
+                    "user_reject"
+                };
+                (answer, source.to_string())
             }
         };
+        let meta = json!([{"id": call.id, "permission_decision": {
+            "decision": if allowed.is_ok() { "accept" } else { "reject" },
+            "source": source,
+        }}]);
         let input = match allowed {
             Ok(input) => input,
             Err((message, interrupt)) => {
@@ -521,7 +533,7 @@ impl Turn<'_> {
                     self.cancel.cancel();
                 }
                 let out = ToolOutput::error(message);
-                return self.emit_result(&call.id, &out, &[]).await;
+                return self.emit_result(&call.id, &out, &[], Some(meta)).await;
             }
         };
         let started = Instant::now();
@@ -563,7 +575,7 @@ impl Turn<'_> {
         }
         let mut context = pre.additional_context;
         context.extend(post.additional_context);
-        self.emit_result(&call.id, &out, &context).await
+        self.emit_result(&call.id, &out, &context, Some(meta)).await
     }
 
     /// Asks the client (or auto-denies without a prompt tool). `Err((message, interrupt))` means denied.
@@ -724,6 +736,7 @@ impl Turn<'_> {
         tool_use_id: &str,
         out: &ToolOutput,
         context: &[String],
+        meta: Option<Value>,
     ) -> ContentBlock {
         let mut content = match &out.content {
             ToolContent::Text(text) => ToolResultContent::Text(text.clone()),
@@ -751,13 +764,15 @@ impl Turn<'_> {
             cache_control: None,
             extra: Map::new(),
         });
-        self.s
-            .emit(&frames::user(
-                &self.s.id,
-                vec![block.clone()],
-                Some(out.structured.clone()),
-            ))
-            .await;
+        let mut frame = frames::user(
+            &self.s.id,
+            vec![block.clone()],
+            Some(out.structured.clone()),
+        );
+        if let (Frame::User(user), Some(meta)) = (&mut frame, meta) {
+            user.extra.insert("tool_result_meta".into(), meta);
+        }
+        self.s.emit(&frame).await;
         block
     }
 

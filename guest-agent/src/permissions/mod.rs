@@ -162,8 +162,8 @@ pub fn decide(mode: Mode, rules: &RuleSet, call: &CallFacts) -> Decision {
             ),
         };
     }
-    if matching(&rules.allow, call, Quantifier::All).is_some() {
-        return allow("rule");
+    if let Some(rule) = matching(&rules.allow, call, Quantifier::All) {
+        return allow(&format!("rule {}", rule.source));
     }
     if call.read_only {
         return allow("readOnly");

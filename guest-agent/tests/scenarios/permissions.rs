@@ -190,6 +190,18 @@ async fn rules_from_the_command_line() {
     let denied = agent.of("system", Some("permission_denied"));
     assert_eq!(denied.len(), 1);
     assert_eq!(result["permission_denials"].as_array().unwrap().len(), 2);
+    // Who decided travels with each tool result.
+    let decisions: Vec<_> = agent
+        .of("user", None)
+        .iter()
+        .filter_map(|f| f.get("tool_result_meta"))
+        .map(|m| m[0]["permission_decision"].clone())
+        .collect();
+    assert_eq!(
+        decisions[0],
+        json!({"decision": "accept", "source": "rule Bash(touch allowed.txt)"})
+    );
+    assert_eq!(decisions[1]["decision"], "reject");
     agent.close().await;
 }
 
