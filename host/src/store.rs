@@ -162,20 +162,32 @@ pub struct Store {
 }
 
 fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Store {
     /// Opens (creating and migrating if needed) `workroom.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let path = dir.join("workroom.db");
         let conn = Connection::open(&path).map_err(|e| classify(&path, e))?;
-        let store = Self { conn: Arc::new(Mutex::new(conn)), path };
+        let store = Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -185,8 +197,14 @@ impl Store {
         &self.path
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut conn).map_err(|e| classify(&self.path, e))
     }
 
@@ -250,7 +268,8 @@ impl Store {
                     id INTEGER PRIMARY KEY,
                     behavior TEXT NOT NULL CHECK (behavior IN ('allow', 'deny', 'ask')),
                     rule TEXT NOT NULL,
-                    folder TEXT,
+                    -- '' for rules that apply in every folder (NULLs would not be UNIQUE)
+                    folder TEXT NOT NULL DEFAULT '',
                     created_at INTEGER NOT NULL,
                     UNIQUE (behavior, rule, folder)
                  );
@@ -304,7 +323,11 @@ impl Store {
         self.sessions_where("", params![])
     }
 
-    fn sessions_where(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<SessionRecord>, StoreError> {
+    fn sessions_where(
+        &self,
+        filter: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
         self.with(|c| {
             let sql = format!(
                 "SELECT id, title, agent_session_id, model, permission_mode, created_at, updated_at, cost_usd, input_tokens, output_tokens
@@ -347,7 +370,12 @@ impl Store {
 
     /// Renames a session.
     pub fn rename_session(&self, id: &str, title: &str) -> Result<(), StoreError> {
-        let changed = self.with(|c| c.execute("UPDATE sessions SET title = ?2 WHERE id = ?1", params![id, title]))?;
+        let changed = self.with(|c| {
+            c.execute(
+                "UPDATE sessions SET title = ?2 WHERE id = ?1",
+                params![id, title],
+            )
+        })?;
         if changed == 0 {
             return Err(StoreError::NoSuchSession(id.into()));
         }
@@ -382,7 +410,12 @@ impl Store {
     }
 
     /// Appends a frame to a session's transcript; returns its sequence number.
-    pub fn append_frame(&self, session_id: &str, direction: Direction, body: &Value) -> Result<i64, StoreError> {
+    pub fn append_frame(
+        &self,
+        session_id: &str,
+        direction: Direction,
+        body: &Value,
+    ) -> Result<i64, StoreError> {
         let text = body.to_string();
         let at = now_ms();
         self.with(|c| {
@@ -405,10 +438,16 @@ impl Store {
     /// A session's transcript, in order. Damaged frames are skipped (and counted in the second value).
     pub fn frames(&self, session_id: &str) -> Result<(Vec<FrameRecord>, usize), StoreError> {
         self.with(|c| {
-            let mut stmt =
-                c.prepare("SELECT seq, direction, body, at_ms FROM frames WHERE session_id = ?1 ORDER BY seq")?;
+            let mut stmt = c.prepare(
+                "SELECT seq, direction, body, at_ms FROM frames WHERE session_id = ?1 ORDER BY seq",
+            )?;
             let rows = stmt.query_map([session_id], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
             })?;
             let mut frames = Vec::new();
             let mut damaged = 0;
@@ -427,7 +466,11 @@ impl Store {
                 }
             }
             if damaged > 0 {
-                tracing::warn!(session = session_id, damaged, "skipped damaged transcript frames");
+                tracing::warn!(
+                    session = session_id,
+                    damaged,
+                    "skipped damaged transcript frames"
+                );
             }
             Ok((frames, damaged))
         })
@@ -486,8 +529,15 @@ impl Store {
     }
 
     /// Saves a permission rule (idempotent).
-    pub fn add_rule(&self, behavior: &str, rule: &str, folder: Option<&Path>) -> Result<(), StoreError> {
-        let folder = folder.map(|f| f.to_string_lossy().into_owned());
+    pub fn add_rule(
+        &self,
+        behavior: &str,
+        rule: &str,
+        folder: Option<&Path>,
+    ) -> Result<(), StoreError> {
+        let folder = folder
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         self.with(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO rules (behavior, rule, folder, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -505,17 +555,21 @@ impl Store {
 
     /// Rules that apply in `folder` (global ones and the folder's own), oldest first.
     pub fn rules_for(&self, folder: Option<&Path>) -> Result<Vec<RuleRecord>, StoreError> {
-        let folder = folder.map(|f| f.to_string_lossy().into_owned());
+        let folder = folder
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, behavior, rule, folder FROM rules WHERE folder IS NULL OR folder = ?1 ORDER BY id",
+                "SELECT id, behavior, rule, folder FROM rules WHERE folder = '' OR folder = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map([folder], |r| {
                 Ok(RuleRecord {
                     id: r.get(0)?,
                     behavior: r.get(1)?,
                     rule: r.get(2)?,
-                    folder: r.get::<_, Option<String>>(3)?.map(PathBuf::from),
+                    folder: Some(r.get::<_, String>(3)?)
+                        .filter(|f| !f.is_empty())
+                        .map(PathBuf::from),
                 })
             })?;
             Ok(rows.filter_map(Result::ok).collect())
@@ -524,12 +578,22 @@ impl Store {
 
     /// A setting's value.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.with(|c| c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional())
+        self.with(|c| {
+            c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
     }
 
     /// Sets a setting.
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.with(|c| c.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)", params![key, value]))?;
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+        })?;
         Ok(())
     }
 }
@@ -537,7 +601,9 @@ impl Store {
 fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
     match e.sqlite_error_code() {
-        Some(ErrorCode::DiskFull) => StoreError::DiskFull { path: path.to_path_buf() },
+        Some(ErrorCode::DiskFull) => StoreError::DiskFull {
+            path: path.to_path_buf(),
+        },
         Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -560,12 +626,43 @@ mod tests {
     #[test]
     fn sessions_frames_and_usage_survive_reopening() {
         let (dir, store) = store();
-        let folders = vec![PathBuf::from("/home/u/Taxes 2026"), PathBuf::from("/home/u/Receipts")];
-        store.create_session("s1", "Taxes", &folders, Some("claude-sonnet-4-5"), "default").unwrap();
-        store.append_frame("s1", Direction::In, &json!({"type": "user"})).unwrap();
-        assert_eq!(store.append_frame("s1", Direction::Out, &json!({"type": "result"})).unwrap(), 2);
-        store.record_turn("s1", &TurnUsage { input_tokens: 10, output_tokens: 5, cost_usd: 0.5, duration_ms: 9, is_error: false }).unwrap();
-        store.update_session("s1", Some("agent-1"), None, Some("acceptEdits")).unwrap();
+        let folders = vec![
+            PathBuf::from("/home/u/Taxes 2026"),
+            PathBuf::from("/home/u/Receipts"),
+        ];
+        store
+            .create_session(
+                "s1",
+                "Taxes",
+                &folders,
+                Some("claude-sonnet-4-5"),
+                "default",
+            )
+            .unwrap();
+        store
+            .append_frame("s1", Direction::In, &json!({"type": "user"}))
+            .unwrap();
+        assert_eq!(
+            store
+                .append_frame("s1", Direction::Out, &json!({"type": "result"}))
+                .unwrap(),
+            2
+        );
+        store
+            .record_turn(
+                "s1",
+                &TurnUsage {
+                    input_tokens: 10,
+                    output_tokens: 5,
+                    cost_usd: 0.5,
+                    duration_ms: 9,
+                    is_error: false,
+                },
+            )
+            .unwrap();
+        store
+            .update_session("s1", Some("agent-1"), None, Some("acceptEdits"))
+            .unwrap();
         drop(store);
 
         let store = Store::open(dir.path()).unwrap();
@@ -581,22 +678,38 @@ mod tests {
         store.rename_session("s1", "Taxes 2026").unwrap();
         assert_eq!(store.sessions().unwrap()[0].title, "Taxes 2026");
         store.delete_session("s1").unwrap();
-        assert!(matches!(store.session("s1"), Err(StoreError::NoSuchSession(_))));
-        assert!(store.frames("s1").unwrap().0.is_empty(), "frames go with the session");
+        assert!(matches!(
+            store.session("s1"),
+            Err(StoreError::NoSuchSession(_))
+        ));
+        assert!(
+            store.frames("s1").unwrap().0.is_empty(),
+            "frames go with the session"
+        );
     }
 
     #[test]
     fn a_corrupted_frame_row_is_skipped_not_fatal() {
         let (dir, store) = store();
-        store.create_session("s1", "t", &[], None, "default").unwrap();
-        store.append_frame("s1", Direction::Out, &json!({"ok": 1})).unwrap();
-        store.append_frame("s1", Direction::Out, &json!({"ok": 2})).unwrap();
+        store
+            .create_session("s1", "t", &[], None, "default")
+            .unwrap();
+        store
+            .append_frame("s1", Direction::Out, &json!({"ok": 1}))
+            .unwrap();
+        store
+            .append_frame("s1", Direction::Out, &json!({"ok": 2}))
+            .unwrap();
         {
             let raw = Connection::open(dir.path().join("workroom.db")).unwrap();
-            raw.execute("UPDATE frames SET body = '{not json' WHERE seq = 1", []).unwrap();
-            raw.execute("UPDATE frames SET direction = 'sideways' WHERE seq = 2", []).unwrap();
+            raw.execute("UPDATE frames SET body = '{not json' WHERE seq = 1", [])
+                .unwrap();
+            raw.execute("UPDATE frames SET direction = 'sideways' WHERE seq = 2", [])
+                .unwrap();
         }
-        store.append_frame("s1", Direction::Out, &json!({"ok": 3})).unwrap();
+        store
+            .append_frame("s1", Direction::Out, &json!({"ok": 3}))
+            .unwrap();
         let (frames, damaged) = store.frames("s1").unwrap();
         assert_eq!(damaged, 2);
         assert_eq!(frames.len(), 1);
@@ -608,14 +721,19 @@ mod tests {
         let (_dir, store) = store();
         store.add_rule("allow", "Bash(git status:*)", None).unwrap();
         store.add_rule("allow", "Bash(git status:*)", None).unwrap();
-        store.add_rule("deny", "Bash(rm:*)", Some(Path::new("/w"))).unwrap();
+        store
+            .add_rule("deny", "Bash(rm:*)", Some(Path::new("/w")))
+            .unwrap();
         assert_eq!(store.rules_for(Some(Path::new("/w"))).unwrap().len(), 2);
         let elsewhere = store.rules_for(Some(Path::new("/other"))).unwrap();
         assert_eq!(elsewhere.len(), 1);
         store.remove_rule(elsewhere[0].id).unwrap();
         assert_eq!(store.rules_for(None).unwrap().len(), 0);
         store.set_setting("idle_minutes", "10").unwrap();
-        assert_eq!(store.setting("idle_minutes").unwrap().as_deref(), Some("10"));
+        assert_eq!(
+            store.setting("idle_minutes").unwrap().as_deref(),
+            Some("10")
+        );
     }
 
     #[test]

@@ -1,0 +1,322 @@
+//! Sessions: a conversation over some folders, with its settings and its VM.
+//!
+//! [`Host`] owns the database, the VM backend and the settings; [`Host::open_session`] returns a
+//! [`SessionHandle`], a queue pair in the codex style: commands in ([`SessionHandle::send`],
+//! [`SessionHandle::answer`], ...), [`SessionEvent`]s out. The CLI and the desktop app both drive
+//! sessions through it. Each open session has one task (see `runtime`) that boots the VM on the first
+//! message, stores every frame, brokers permissions, records usage, stops the VM when idle, and boots it
+//! again (resuming the agent's conversation) when the next message comes.
+
+pub mod broker;
+mod connection;
+mod runtime;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::image::ImageError;
+use crate::settings::Settings;
+use crate::store::{SessionRecord, Store, StoreError};
+use crate::vm::VmBackend;
+pub use broker::{PermissionAnswer, PermissionPrompt};
+
+/// Why a session operation failed, in words for the person using the app.
+#[derive(Debug, Error)]
+pub enum HostError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The guest image is missing or damaged.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A folder cannot be shared.
+    #[error("the folder {path} cannot be shared: {reason}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A session needs at least one folder.
+    #[error("choose at least one folder for the session")]
+    NoFolder,
+}
+
+/// How a session's VM is doing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum VmState {
+    /// Booting, with the current step in words.
+    Booting {
+        /// What is happening.
+        step: String,
+    },
+    /// Ready for messages.
+    Running {
+        /// Accelerator in use (`kvm`/`tcg`).
+        accel: String,
+        /// Milliseconds from start to the guest's hello.
+        boot_ms: u64,
+    },
+    /// Not running (idle, closed); the next message boots it.
+    Stopped {
+        /// Why, in words.
+        reason: String,
+    },
+    /// It failed; the conversation is kept and the next message tries again.
+    Failed {
+        /// Why, in words.
+        reason: String,
+        /// The end of the guest's console log, for "show details".
+        console_tail: String,
+    },
+}
+
+/// What a session tells its front end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SessionEvent {
+    /// The VM changed state.
+    Vm(VmState),
+    /// A frame from the agent (already stored).
+    Frame {
+        /// The stream-json frame.
+        frame: Value,
+    },
+    /// The agent asks permission; answer with [`SessionHandle::answer`].
+    Permission(PermissionPrompt),
+    /// A pending question was withdrawn (the turn was interrupted).
+    PermissionWithdrawn {
+        /// The request id.
+        request_id: String,
+    },
+    /// The host answered a permission question by itself.
+    AutoAllowed {
+        /// The request id.
+        request_id: String,
+        /// Why (`new file`, ...).
+        reason: String,
+        /// The sentence describing the action.
+        summary: String,
+    },
+    /// Something went wrong; the session goes on.
+    Error {
+        /// What happened, in words.
+        message: String,
+    },
+    /// The session task ended.
+    Closed,
+}
+
+/// Commands to a session task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send(String),
+    Interrupt,
+    Answer(String, PermissionAnswer),
+    SetMode(String),
+    Close,
+}
+
+/// Options for a new session.
+#[derive(Debug, Clone, Default)]
+pub struct NewSession {
+    /// Title (default: the folder names).
+    pub title: Option<String>,
+    /// Model (default: the settings').
+    pub model: Option<String>,
+    /// Permission mode (default `default`).
+    pub permission_mode: Option<String>,
+}
+
+/// Shared state of the host.
+pub(crate) struct HostInner {
+    pub store: Store,
+    pub data_dir: PathBuf,
+    pub images: PathBuf,
+    pub backend: Arc<dyn VmBackend>,
+    pub settings: Settings,
+    /// MiB of guest memory of the VMs running now.
+    pub memory_in_use: Mutex<u32>,
+}
+
+/// The host: sessions, their VMs and their records.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<HostInner>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("data_dir", &self.inner.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// Opens the data directory (creating the database if needed).
+    pub fn open(
+        data_dir: &Path,
+        images: &Path,
+        backend: Arc<dyn VmBackend>,
+    ) -> Result<Self, HostError> {
+        let store = Store::open(data_dir)?;
+        let settings = Settings::load(&store)?;
+        Ok(Self {
+            inner: Arc::new(HostInner {
+                store,
+                data_dir: data_dir.to_path_buf(),
+                images: images.to_path_buf(),
+                backend,
+                settings,
+                memory_in_use: Mutex::new(0),
+            }),
+        })
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Creates a session over `folders` (which must exist); the VM boots on the first message.
+    pub fn create_session(
+        &self,
+        folders: &[PathBuf],
+        options: NewSession,
+    ) -> Result<SessionRecord, HostError> {
+        if folders.is_empty() {
+            return Err(HostError::NoFolder);
+        }
+        let mut canonical = Vec::new();
+        for folder in folders {
+            let path = folder.canonicalize().map_err(|e| HostError::Folder {
+                path: folder.clone(),
+                reason: e.to_string(),
+            })?;
+            if !path.is_dir() {
+                return Err(HostError::Folder {
+                    path,
+                    reason: "it is not a folder".into(),
+                });
+            }
+            if !canonical.contains(&path) {
+                canonical.push(path);
+            }
+        }
+        let id = uuid_v4();
+        let title = options.title.unwrap_or_else(|| {
+            canonical
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        let mode = options.permission_mode.unwrap_or_else(|| "default".into());
+        Ok(self.inner.store.create_session(
+            &id,
+            &title,
+            &canonical,
+            options.model.as_deref(),
+            &mode,
+        )?)
+    }
+
+    /// Opens a session: its task starts now; its VM boots with the first message.
+    pub fn open_session(&self, id: &str) -> Result<SessionHandle, HostError> {
+        let record = self.inner.store.session(id)?;
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::unbounded_channel();
+        let task = tokio::spawn(runtime::run(
+            self.inner.clone(),
+            record,
+            command_rx,
+            event_tx,
+        ));
+        Ok(SessionHandle {
+            id: id.to_string(),
+            commands,
+            events,
+            task: Some(task),
+        })
+    }
+
+    /// Deletes a session, its transcript and its VM state.
+    pub fn delete_session(&self, id: &str) -> Result<(), HostError> {
+        self.inner.store.delete_session(id)?;
+        let dir = runtime::session_dir(&self.inner.data_dir, id);
+        if dir.exists() {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "could not remove the session's VM state");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A session's queue pair.
+pub struct SessionHandle {
+    /// The session id.
+    pub id: String,
+    commands: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedReceiver<SessionEvent>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SessionHandle {
+    fn command(&self, command: Command) {
+        if self.commands.send(command).is_err() {
+            tracing::warn!(session = %self.id, "session task has ended");
+        }
+    }
+
+    /// Sends a message (boots the VM if it is not running). Messages sent while the agent works are
+    /// queued and run in order.
+    pub fn send(&self, text: impl Into<String>) {
+        self.command(Command::Send(text.into()));
+    }
+
+    /// Interrupts the running turn.
+    pub fn interrupt(&self) {
+        self.command(Command::Interrupt);
+    }
+
+    /// Answers a permission question.
+    pub fn answer(&self, request_id: &str, answer: PermissionAnswer) {
+        self.command(Command::Answer(request_id.to_string(), answer));
+    }
+
+    /// Changes the permission mode.
+    pub fn set_mode(&self, mode: &str) {
+        self.command(Command::SetMode(mode.to_string()));
+    }
+
+    /// The next event; `None` after [`SessionEvent::Closed`].
+    pub async fn next_event(&mut self) -> Option<SessionEvent> {
+        self.events.recv().await
+    }
+
+    /// Stops the VM (the conversation stays resumable) and ends the session task.
+    pub async fn close(mut self) {
+        self.command(Command::Close);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+fn uuid_v4() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

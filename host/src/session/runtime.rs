@@ -1,0 +1,540 @@
+//! One session's task: boots the VM on demand, pumps frames between the front end and the agent,
+//! stores everything, brokers permissions, and survives the VM going away.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
+
+use super::broker::{self, PermissionAnswer, PermissionPrompt};
+use super::connection::{AgentConnection, Incoming};
+use super::{Command, HostInner, SessionEvent, VmState};
+use crate::folders::{FolderMap, AGENT_STATE_GUEST_PATH};
+use crate::guest::model_proxy::ModelProxy;
+use crate::image;
+use crate::machine::Machine;
+use crate::store::{Direction, SessionRecord, TurnUsage};
+use crate::vm::{Arch, VmConfig, VmStatus};
+
+/// `<data>/sessions/<id>`: console log and the agent's own state.
+pub fn session_dir(data_dir: &Path, id: &str) -> PathBuf {
+    data_dir.join("sessions").join(id)
+}
+
+/// A running VM with its agent connection.
+struct Live {
+    machine: Machine,
+    agent: AgentConnection,
+    status: tokio::sync::watch::Receiver<VmStatus>,
+    memory_mib: u32,
+}
+
+struct Runtime {
+    host: Arc<HostInner>,
+    record: SessionRecord,
+    folders: FolderMap,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    live: Option<Live>,
+    /// Questions waiting for the person, by request id.
+    pending: HashMap<String, PermissionPrompt>,
+    /// Files the agent created in this session (host paths): editing them again needs no question.
+    created: HashSet<PathBuf>,
+    /// Messages not yet answered by a `result`.
+    turns_in_flight: usize,
+    /// Messages waiting for the VM to come up.
+    queued: VecDeque<String>,
+    last_activity: Instant,
+}
+
+/// Runs a session until it is closed or its handle is dropped.
+pub(crate) async fn run(
+    host: Arc<HostInner>,
+    record: SessionRecord,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+) {
+    let folders = FolderMap::new(&record.id, &record.folders);
+    let mut rt = Runtime {
+        host,
+        record,
+        folders,
+        events,
+        live: None,
+        pending: HashMap::new(),
+        created: HashSet::new(),
+        turns_in_flight: 0,
+        queued: VecDeque::new(),
+        last_activity: Instant::now(),
+    };
+    let idle = Duration::from_secs(u64::from(rt.host.settings.idle_seconds.max(1)));
+    loop {
+        let idle_left = idle.saturating_sub(rt.last_activity.elapsed());
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Close) | None => break,
+                Some(command) => rt.handle(command).await,
+            },
+            event = from_live(&mut rt.live) => match event {
+                Some(incoming) => rt.on_agent_frame(incoming).await,
+                None => rt.agent_gone().await,
+            },
+            _ = tokio::time::sleep(idle_left), if rt.live.is_some() && rt.is_quiet() => {
+                rt.stop_vm("stopped after being idle; it starts again with the next message").await;
+            }
+        }
+    }
+    rt.stop_vm("the session was closed").await;
+    let _ = rt.events.send(SessionEvent::Closed);
+}
+
+/// The next frame from the agent; `None` when its connection closed or the VM ended.
+async fn from_live(live: &mut Option<Live>) -> Option<Incoming> {
+    let Some(live) = live else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        incoming = live.agent.next() => incoming,
+        _ = live.status.wait_for(VmStatus::is_ended) => None,
+    }
+}
+
+impl Runtime {
+    fn emit(&self, event: SessionEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn is_quiet(&self) -> bool {
+        self.turns_in_flight == 0 && self.pending.is_empty() && self.queued.is_empty()
+    }
+
+    /// Stores a frame; a failing store is reported but never stops the session.
+    fn record(&self, direction: Direction, frame: &Value) {
+        if let Err(e) = self
+            .host
+            .store
+            .append_frame(&self.record.id, direction, frame)
+        {
+            self.emit(SessionEvent::Error {
+                message: format!("The transcript could not be saved: {e}"),
+            });
+        }
+    }
+
+    async fn handle(&mut self, command: Command) {
+        self.last_activity = Instant::now();
+        match command {
+            Command::Send(text) => {
+                self.queued.push_back(text);
+                if self.live.is_none() {
+                    if let Err(message) = self.boot().await {
+                        self.queued.clear();
+                        self.emit(SessionEvent::Error { message });
+                        return;
+                    }
+                }
+                self.flush_queue().await;
+            }
+            Command::Interrupt => {
+                self.queued.clear();
+                let frame = json!({"type": "control_request", "request_id": format!("interrupt-{}", uuid::Uuid::new_v4()), "request": {"subtype": "interrupt"}});
+                self.send_to_agent(&frame).await;
+            }
+            Command::Answer(request_id, answer) => self.answer(&request_id, answer).await,
+            Command::SetMode(mode) => {
+                if let Err(e) =
+                    self.host
+                        .store
+                        .update_session(&self.record.id, None, None, Some(&mode))
+                {
+                    self.emit(SessionEvent::Error {
+                        message: e.to_string(),
+                    });
+                }
+                self.record.permission_mode = mode.clone();
+                let frame = json!({"type": "control_request", "request_id": format!("mode-{}", uuid::Uuid::new_v4()), "request": {"subtype": "set_permission_mode", "mode": mode}});
+                self.send_to_agent(&frame).await;
+            }
+            Command::Close => {}
+        }
+    }
+
+    async fn flush_queue(&mut self) {
+        while let Some(text) = self.queued.pop_front() {
+            let frame = json!({"type": "user", "message": {"role": "user", "content": text}, "parent_tool_use_id": null, "session_id": ""});
+            self.record(Direction::In, &frame);
+            self.turns_in_flight += 1;
+            self.send_to_agent(&frame).await;
+        }
+    }
+
+    async fn send_to_agent(&mut self, frame: &Value) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        if let Err(e) = live.agent.send(frame).await {
+            tracing::warn!(error = %e, "could not write to the agent");
+        }
+    }
+
+    async fn boot(&mut self) -> Result<(), String> {
+        let host = self.host.clone();
+        let settings = &host.settings;
+        let memory = settings.vm_memory_mib;
+        {
+            let mut in_use = host.memory_in_use.lock().unwrap_or_else(|p| p.into_inner());
+            if *in_use + memory > settings.max_total_memory_mib {
+                return Err(format!(
+                    "Too many sessions are running: their VMs use {} MiB of the {} MiB allowed. Close a session or raise the limit.",
+                    *in_use, settings.max_total_memory_mib
+                ));
+            }
+            *in_use += memory;
+        }
+        let result = self.boot_inner(memory).await;
+        if result.is_err() {
+            release(&host, memory);
+        }
+        result
+    }
+
+    async fn boot_inner(&mut self, memory: u32) -> Result<(), String> {
+        let host = self.host.clone();
+        self.emit(SessionEvent::Vm(VmState::Booting {
+            step: "preparing the virtual machine".into(),
+        }));
+        let arch = Arch::default();
+        let image = image::locate(&host.images, arch).map_err(|e| e.to_string())?;
+        let dir = session_dir(&host.data_dir, &self.record.id);
+        let agent_state = dir.join("agent");
+        std::fs::create_dir_all(&agent_state)
+            .map_err(|e| format!("cannot create {}: {e}", agent_state.display()))?;
+        let run_dir = host
+            .data_dir
+            .join("run")
+            .join(&self.record.id[..8.min(self.record.id.len())]);
+        let _ = std::fs::remove_dir_all(&run_dir);
+        let mut config = VmConfig::new(
+            image.kernel,
+            image.initramfs,
+            run_dir,
+            dir.join("console.log"),
+        );
+        config.arch = arch;
+        config.memory_mib = memory;
+        config.shares = self.folders.shares(&agent_state);
+        config.cmdline_extra = self.folders.cmdline();
+        config.boot_timeout = Duration::from_secs(u64::from(host.settings.boot_timeout_secs));
+        let proxy = ModelProxy::new(host.settings.upstream())
+            .map_err(|e| format!("cannot set up the model proxy: {e}"))?;
+        self.emit(SessionEvent::Vm(VmState::Booting {
+            step: "starting the virtual machine".into(),
+        }));
+        let started = Instant::now();
+        let machine = Machine::boot(host.backend.as_ref(), config, proxy)
+            .await
+            .map_err(|e| e.to_string())?;
+        let boot_ms = started.elapsed().as_millis() as u64;
+        self.emit(SessionEvent::Vm(VmState::Booting {
+            step: "starting the agent".into(),
+        }));
+        let cwd = self
+            .folders
+            .first()
+            .map(|f| f.guest.clone())
+            .unwrap_or_else(|| "/".into());
+        let stream = machine
+            .open_session(
+                &self.record.id,
+                &cwd,
+                self.agent_args(&agent_state),
+                Map::new(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = machine.vm().status();
+        let accel = format!("{:?}", machine.vm().accel()).to_lowercase();
+        let mut agent = AgentConnection::new(stream.stream, stream.leftover);
+        let init = json!({"type": "control_request", "request_id": "initialize", "request": {"subtype": "initialize", "hooks": null}});
+        agent
+            .send(&init)
+            .await
+            .map_err(|e| format!("the agent did not accept its first message: {e}"))?;
+        self.live = Some(Live {
+            machine,
+            agent,
+            status,
+            memory_mib: memory,
+        });
+        let frame =
+            json!({"type": "workroom_vm", "state": "running", "accel": accel, "boot_ms": boot_ms});
+        self.record(Direction::Host, &frame);
+        self.emit(SessionEvent::Vm(VmState::Running { accel, boot_ms }));
+        Ok(())
+    }
+
+    /// The agent's command line: permission prompts come to us, stored rules apply, and a known
+    /// conversation is resumed from the agent's own state (kept on the host, shared into the guest).
+    fn agent_args(&self, agent_state: &Path) -> Vec<String> {
+        let settings = &self.host.settings;
+        let mut args: Vec<String> = vec![
+            "--permission-prompt-tool".into(),
+            "stdio".into(),
+            "--permission-mode".into(),
+            self.record.permission_mode.clone(),
+            "--include-partial-messages".into(),
+        ];
+        if let Some(model) = settings.agent_model(self.record.model.as_deref()) {
+            args.extend(["--model".into(), model]);
+        }
+        for folder in self.folders.folders().iter().skip(1) {
+            args.extend(["--add-dir".into(), folder.guest.clone()]);
+        }
+        let rules = self
+            .host
+            .store
+            .rules_for(self.record.folders.first().map(PathBuf::as_path))
+            .unwrap_or_default();
+        let joined = |behavior: &str| {
+            rules
+                .iter()
+                .filter(|r| r.behavior == behavior)
+                .map(|r| r.rule.clone())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        for (flag, behavior) in [("--allowedTools", "allow"), ("--disallowedTools", "deny")] {
+            let list = joined(behavior);
+            if !list.is_empty() {
+                args.extend([flag.into(), list]);
+            }
+        }
+        if let Some(agent_id) = &self.record.agent_session_id {
+            if agent_state
+                .join("sessions")
+                .join(format!("{agent_id}.jsonl"))
+                .exists()
+            {
+                args.extend(["--resume".into(), agent_id.clone()]);
+            }
+        }
+        let _ = AGENT_STATE_GUEST_PATH;
+        args
+    }
+
+    async fn on_agent_frame(&mut self, incoming: Incoming) {
+        self.last_activity = Instant::now();
+        let frame = match incoming {
+            Incoming::Frame(frame) => frame,
+            Incoming::Malformed(reason) => {
+                tracing::warn!(%reason, "malformed frame from the agent skipped");
+                return;
+            }
+        };
+        let kind = frame["type"].as_str().unwrap_or_default().to_string();
+        // Raw stream deltas are not stored: the complete blocks follow as `assistant` frames.
+        if kind != "stream_event" {
+            self.record(Direction::Out, &frame);
+        }
+        match kind.as_str() {
+            "system" if frame["subtype"] == "init" => {
+                let agent_id = frame["session_id"].as_str().map(str::to_string);
+                if agent_id.is_some() && agent_id != self.record.agent_session_id {
+                    self.record.agent_session_id = agent_id.clone();
+                    if let Err(e) = self.host.store.update_session(
+                        &self.record.id,
+                        agent_id.as_deref(),
+                        None,
+                        None,
+                    ) {
+                        self.emit(SessionEvent::Error {
+                            message: e.to_string(),
+                        });
+                    }
+                }
+            }
+            "control_request" => {
+                self.agent_request(&frame).await;
+                return;
+            }
+            "control_cancel_request" => {
+                if let Some(id) = frame["request_id"].as_str() {
+                    if self.pending.remove(id).is_some() {
+                        self.emit(SessionEvent::PermissionWithdrawn {
+                            request_id: id.to_string(),
+                        });
+                    }
+                }
+                return;
+            }
+            "user" => self.note_created_files(&frame),
+            "result" => {
+                self.turns_in_flight = self.turns_in_flight.saturating_sub(1);
+                let usage = &frame["usage"];
+                let tokens = |k: &str| usage[k].as_i64().unwrap_or(0);
+                let turn = TurnUsage {
+                    input_tokens: tokens("input_tokens")
+                        + tokens("cache_read_input_tokens")
+                        + tokens("cache_creation_input_tokens"),
+                    output_tokens: tokens("output_tokens"),
+                    cost_usd: self.turn_cost(&frame),
+                    duration_ms: frame["duration_ms"].as_i64().unwrap_or(0),
+                    is_error: frame["is_error"].as_bool().unwrap_or(false),
+                };
+                if let Err(e) = self.host.store.record_turn(&self.record.id, &turn) {
+                    self.emit(SessionEvent::Error {
+                        message: e.to_string(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        self.emit(SessionEvent::Frame { frame });
+    }
+
+    /// `total_cost_usd` is cumulative over the agent process; the turn's cost is the increase.
+    fn turn_cost(&self, frame: &Value) -> f64 {
+        let total = frame["total_cost_usd"].as_f64().unwrap_or(0.0);
+        let before: f64 = self
+            .host
+            .store
+            .turns(&self.record.id)
+            .map(|t| t.iter().map(|u| u.cost_usd).sum())
+            .unwrap_or(0.0);
+        let session_base = self.record.cost_usd;
+        (total - (before - session_base)).max(0.0)
+    }
+
+    fn note_created_files(&mut self, frame: &Value) {
+        if frame["tool_use_result"]["type"] == "create" {
+            if let Some(path) = frame["tool_use_result"]["filePath"]
+                .as_str()
+                .and_then(|p| self.folders.to_host(p))
+            {
+                self.created.insert(path);
+            }
+        }
+    }
+
+    async fn agent_request(&mut self, frame: &Value) {
+        let Some(request_id) = frame["request_id"].as_str().map(str::to_string) else {
+            return;
+        };
+        let request = &frame["request"];
+        match request["subtype"].as_str() {
+            Some("can_use_tool") => {
+                let prompt = broker::prompt(&self.folders, &request_id, request);
+                if let Some(reason) = broker::auto_allow(&self.folders, &self.created, &prompt) {
+                    let decision = json!({"type": "workroom_permission", "request_id": request_id, "tool_name": prompt.tool_name,
+                        "tool_use_id": prompt.tool_use_id, "decision": "allow_once", "by": "host", "reason": reason});
+                    self.record(Direction::Host, &decision);
+                    self.reply(
+                        &request_id,
+                        broker::response(&prompt, &PermissionAnswer::AllowOnce),
+                    )
+                    .await;
+                    self.emit(SessionEvent::AutoAllowed {
+                        request_id,
+                        reason: reason.into(),
+                        summary: prompt.summary,
+                    });
+                    return;
+                }
+                self.pending.insert(request_id, prompt.clone());
+                self.emit(SessionEvent::Permission(prompt));
+            }
+            // The host registers no hooks and no MCP servers of its own.
+            Some("hook_callback") => self.reply(&request_id, json!({})).await,
+            other => {
+                let error = json!({"type": "control_response", "response": {"subtype": "error", "request_id": request_id,
+                    "error": format!("unsupported request {}", other.unwrap_or("?"))}});
+                self.send_to_agent(&error).await;
+            }
+        }
+    }
+
+    async fn reply(&mut self, request_id: &str, response: Value) {
+        let frame = json!({"type": "control_response", "response": {"subtype": "success", "request_id": request_id, "response": response}});
+        self.record(Direction::In, &frame);
+        self.send_to_agent(&frame).await;
+    }
+
+    async fn answer(&mut self, request_id: &str, answer: PermissionAnswer) {
+        let Some(prompt) = self.pending.remove(request_id) else {
+            self.emit(SessionEvent::Error {
+                message: "That question was already answered or withdrawn.".into(),
+            });
+            return;
+        };
+        let mut decision = json!({"type": "workroom_permission", "request_id": request_id, "tool_name": prompt.tool_name,
+            "tool_use_id": prompt.tool_use_id, "decision": answer.as_str(), "by": "user"});
+        if answer == PermissionAnswer::AlwaysAllow {
+            let rule = broker::rule_for(&prompt);
+            let folder = self.record.folders.first().cloned();
+            match self.host.store.add_rule("allow", &rule, folder.as_deref()) {
+                Ok(()) => decision["rule"] = json!(rule),
+                Err(e) => self.emit(SessionEvent::Error {
+                    message: format!("The rule could not be saved: {e}"),
+                }),
+            }
+        }
+        self.record(Direction::Host, &decision);
+        self.reply(request_id, broker::response(&prompt, &answer))
+            .await;
+    }
+
+    /// The agent connection or the VM ended without being asked to.
+    async fn agent_gone(&mut self) {
+        let Some(live) = self.live.take() else { return };
+        let reason = match &*live.status.borrow() {
+            VmStatus::Failed { reason, .. } => reason.clone(),
+            VmStatus::Stopped { exit } => exit.to_string(),
+            _ => "the agent's connection closed".to_string(),
+        };
+        let console_tail = live.machine.vm().console_tail(4096);
+        live.machine.vm().kill().await;
+        release(&self.host, live.memory_mib);
+        for request_id in self.pending.drain().map(|(id, _)| id).collect::<Vec<_>>() {
+            self.emit(SessionEvent::PermissionWithdrawn { request_id });
+        }
+        let interrupted = self.turns_in_flight > 0;
+        self.turns_in_flight = 0;
+        let message = if interrupted {
+            format!("The virtual machine stopped in the middle of a turn ({reason}). The conversation is saved; send a message to continue.")
+        } else {
+            format!("The virtual machine stopped ({reason}). Send a message to start it again.")
+        };
+        self.record(
+            Direction::Host,
+            &json!({"type": "workroom_vm", "state": "failed", "reason": reason}),
+        );
+        self.emit(SessionEvent::Vm(VmState::Failed {
+            reason: message,
+            console_tail,
+        }));
+    }
+
+    async fn stop_vm(&mut self, reason: &str) {
+        let Some(mut live) = self.live.take() else {
+            return;
+        };
+        live.agent.close_input().await;
+        let exit = live.machine.shutdown(Duration::from_secs(10)).await;
+        release(&self.host, live.memory_mib);
+        tracing::info!(session = %self.record.id, %exit, "VM stopped");
+        self.record(
+            Direction::Host,
+            &json!({"type": "workroom_vm", "state": "stopped", "reason": reason}),
+        );
+        self.emit(SessionEvent::Vm(VmState::Stopped {
+            reason: reason.to_string(),
+        }));
+    }
+}
+
+fn release(host: &HostInner, memory: u32) {
+    let mut in_use = host.memory_in_use.lock().unwrap_or_else(|p| p.into_inner());
+    *in_use = in_use.saturating_sub(memory);
+}

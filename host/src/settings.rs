@@ -1,0 +1,178 @@
+//! Host settings (stored in the database, overridable by the environment) and model credentials.
+
+use crate::guest::model_proxy::Upstream;
+use crate::store::{Store, StoreError};
+
+/// Which kind of model service sessions use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// The Anthropic API (or anything speaking it).
+    Anthropic,
+    /// An OpenAI-compatible server (Ollama, llama.cpp, vLLM, LM Studio).
+    OpenAi,
+}
+
+impl ProviderKind {
+    /// Parses `anthropic` / `openai`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "anthropic" => Some(Self::Anthropic),
+            "openai" | "ollama" => Some(Self::OpenAi),
+            _ => None,
+        }
+    }
+
+    /// Name in settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Anthropic => "anthropic",
+            Self::OpenAi => "openai",
+        }
+    }
+}
+
+/// Settings that shape sessions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Model service.
+    pub provider: ProviderKind,
+    /// Its base URL (`None`: the provider's default).
+    pub base_url: Option<String>,
+    /// Default model (`None`: the agent's default).
+    pub model: Option<String>,
+    /// Memory of each VM.
+    pub vm_memory_mib: u32,
+    /// Cap on the memory of all running VMs together.
+    pub max_total_memory_mib: u32,
+    /// Idle seconds before a session's VM is shut down (it boots again on the next message).
+    pub idle_seconds: u32,
+    /// Seconds a VM may take to boot before it is declared failed.
+    pub boot_timeout_secs: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            provider: ProviderKind::Anthropic,
+            base_url: None,
+            model: None,
+            vm_memory_mib: 512,
+            max_total_memory_mib: 2048,
+            idle_seconds: 600,
+            boot_timeout_secs: 60,
+        }
+    }
+}
+
+/// Setting keys in the database.
+pub mod keys {
+    /// `anthropic` or `openai`.
+    pub const PROVIDER: &str = "provider";
+    /// Base URL of the provider.
+    pub const BASE_URL: &str = "base_url";
+    /// Default model.
+    pub const MODEL: &str = "model";
+    /// MiB per VM.
+    pub const VM_MEMORY_MIB: &str = "vm_memory_mib";
+    /// MiB for all VMs.
+    pub const MAX_TOTAL_MEMORY_MIB: &str = "max_total_memory_mib";
+    /// Idle seconds.
+    pub const IDLE_SECONDS: &str = "idle_seconds";
+    /// Boot timeout in seconds.
+    pub const BOOT_TIMEOUT_SECS: &str = "boot_timeout_secs";
+}
+
+impl Settings {
+    /// Stored settings, then `WORKROOM_*` environment overrides.
+    pub fn load(store: &Store) -> Result<Self, StoreError> {
+        let mut s = Settings::default();
+        let get = |key: &str| -> Result<Option<String>, StoreError> {
+            let env_key = format!("WORKROOM_{}", key.to_ascii_uppercase());
+            match std::env::var(&env_key).ok().filter(|v| !v.is_empty()) {
+                Some(v) => Ok(Some(v)),
+                None => store.setting(key),
+            }
+        };
+        if let Some(p) = get(keys::PROVIDER)?.and_then(|v| ProviderKind::parse(&v)) {
+            s.provider = p;
+        }
+        s.base_url = get(keys::BASE_URL)?;
+        s.model = get(keys::MODEL)?;
+        let number =
+            |v: Option<String>, default: u32| v.and_then(|v| v.parse().ok()).unwrap_or(default);
+        s.vm_memory_mib = number(get(keys::VM_MEMORY_MIB)?, s.vm_memory_mib);
+        s.max_total_memory_mib = number(get(keys::MAX_TOTAL_MEMORY_MIB)?, s.max_total_memory_mib);
+        s.idle_seconds = number(get(keys::IDLE_SECONDS)?, s.idle_seconds);
+        s.boot_timeout_secs = number(get(keys::BOOT_TIMEOUT_SECS)?, s.boot_timeout_secs);
+        Ok(s)
+    }
+
+    /// The model proxy's upstream, with credentials from the environment (they stay on the host).
+    pub fn upstream(&self) -> Upstream {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        match self.provider {
+            ProviderKind::Anthropic => Upstream::Anthropic {
+                base_url: self
+                    .base_url
+                    .clone()
+                    .or_else(|| env("ANTHROPIC_BASE_URL"))
+                    .unwrap_or_else(|| "https://api.anthropic.com".into()),
+                api_key: env("ANTHROPIC_API_KEY"),
+                auth_token: env("ANTHROPIC_AUTH_TOKEN"),
+            },
+            ProviderKind::OpenAi => Upstream::OpenAi {
+                base_url: self
+                    .base_url
+                    .clone()
+                    .or_else(|| env("OPENAI_BASE_URL"))
+                    .unwrap_or_else(|| "http://127.0.0.1:11434/v1".into()),
+                api_key: env("OPENAI_API_KEY"),
+            },
+        }
+    }
+
+    /// The `--model` the agent gets (`openai:<name>` selects its OpenAI client).
+    pub fn agent_model(&self, model: Option<&str>) -> Option<String> {
+        let model = model.map(str::to_string).or_else(|| self.model.clone());
+        match self.provider {
+            ProviderKind::Anthropic => model,
+            ProviderKind::OpenAi => Some(format!(
+                "openai:{}",
+                model.unwrap_or_else(|| "qwen3".into())
+            )),
+        }
+    }
+
+    /// Whether credentials are configured (for `doctor`); never returns the key itself.
+    pub fn has_credentials(&self) -> bool {
+        match self.upstream() {
+            Upstream::Anthropic {
+                api_key,
+                auth_token,
+                ..
+            } => api_key.is_some() || auth_token.is_some(),
+            Upstream::OpenAi { .. } => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_settings_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(Settings::load(&store).unwrap().vm_memory_mib, 512);
+        store.set_setting(keys::PROVIDER, "openai").unwrap();
+        store.set_setting(keys::IDLE_SECONDS, "3").unwrap();
+        let s = Settings::load(&store).unwrap();
+        assert_eq!(s.provider, ProviderKind::OpenAi);
+        assert_eq!(s.idle_seconds, 3);
+        assert_eq!(
+            s.agent_model(Some("llama3")).as_deref(),
+            Some("openai:llama3")
+        );
+    }
+}

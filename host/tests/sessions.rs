@@ -1,0 +1,351 @@
+//! Sessions end to end, with the guest played locally (the real agent binary as a host process) so
+//! these run fast and without a hypervisor: permissions, the transcript, usage, rules, a crashed VM,
+//! resume, idle shutdown and the memory cap. `vm_*.rs` runs the same through real VMs.
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_model::{FakeModel, Script};
+use serde_json::{json, Value};
+use workroom_host::session::{
+    Host, NewSession, PermissionAnswer, SessionEvent, SessionHandle, VmState,
+};
+
+use workroom_host::store::Direction;
+use workroom_host::vm::FakeBackend;
+
+struct Rig {
+    host: Host,
+    backend: Arc<FakeBackend>,
+    model: FakeModel,
+    folder: PathBuf,
+    id: String,
+    /// Guests of the VMs started so far, newest last.
+    guests: Arc<std::sync::Mutex<Vec<Arc<workroom_host::vm::FakeGuest>>>>,
+    _data: tempfile::TempDir,
+    _work: tempfile::TempDir,
+}
+
+/// A host with a placeholder image (the fake backend boots nothing), one session over a folder named
+/// "Taxes 2026", and the fake model (scripted with the folder's path) behind the real model proxy.
+fn rig(script: impl Fn(&str) -> Value, settings: &[(&str, &str)]) -> Rig {
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let images = data.path().join("images");
+    std::fs::create_dir_all(images.join("x86_64")).unwrap();
+    for f in ["kernel", "initramfs.cpio.gz"] {
+        std::fs::write(images.join("x86_64").join(f), b"unused by the fake backend").unwrap();
+    }
+    std::fs::write(images.join("x86_64/manifest.json"), b"{}").unwrap();
+    let folder = work.path().join("Taxes 2026");
+    std::fs::create_dir_all(&folder).unwrap();
+    let backend = Arc::new(FakeBackend::new());
+    let id = Host::open(data.path(), &images, backend.clone())
+        .unwrap()
+        .create_session(std::slice::from_ref(&folder), NewSession::default())
+        .unwrap()
+        .id;
+    // The locally played guest runs the agent on the host, so the model names host paths.
+    let folder = folder.canonicalize().unwrap();
+    let model = FakeModel::start(
+        Script::from_json_str(&script(&folder.to_string_lossy()).to_string()).unwrap(),
+    )
+    .unwrap();
+    let store = workroom_host::store::Store::open(data.path()).unwrap();
+    store.set_setting("base_url", &model.base_url()).unwrap();
+    for (k, v) in settings {
+        store.set_setting(k, v).unwrap();
+    }
+    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-host-only");
+    let host = Host::open(data.path(), &images, backend.clone()).unwrap();
+    Rig {
+        host,
+        backend,
+        model,
+        folder,
+        id,
+        guests: Arc::default(),
+        data,
+        _work: work,
+    }
+}
+
+impl Rig {
+    fn open(&self) -> SessionHandle {
+        let handle = self.host.open_session(&self.id).unwrap();
+        let backend = self.backend.clone();
+        let guests = self.guests.clone();
+        // Each VM the session starts gets a locally played guest.
+        tokio::spawn(async move {
+            while let Some(guest) = backend.next_guest().await {
+                let guest = Arc::new(guest);
+                guests.lock().unwrap().push(guest.clone());
+                tokio::spawn(support::serve_local_guest(guest));
+            }
+        });
+        handle
+    }
+}
+
+fn tool(name: &str, input: Value) -> Value {
+    json!({"content": [{"type": "tool_use", "name": name, "input": input}]})
+}
+
+fn say(text: &str) -> Value {
+    json!({"content": [{"type": "text", "text": text}]})
+}
+
+/// Reads events until `pred` matches; answers nothing by itself.
+async fn until(session: &mut SessionHandle, pred: impl Fn(&SessionEvent) -> bool) -> SessionEvent {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), session.next_event())
+            .await
+            .expect("an event within 30 s")
+            .expect("session still open");
+        if let SessionEvent::Error { message } = &event {
+            eprintln!("session error: {message}");
+        }
+        if pred(&event) {
+            return event;
+        }
+    }
+}
+
+fn is_result(e: &SessionEvent) -> bool {
+    matches!(e, SessionEvent::Frame { frame } if frame["type"] == "result")
+}
+
+#[tokio::test]
+async fn new_files_need_no_question_but_commands_do_and_every_decision_is_recorded() {
+    let rig = rig(
+        |folder| {
+            json!({"steps": [
+                tool("Write", json!({"file_path": format!("{folder}/notes.txt"), "content": "hello\n"})),
+                tool("Bash", json!({"command": "touch made-by-bash.txt"})),
+                tool("Bash", json!({"command": "rm notes.txt"})),
+                say("done"),
+            ]})
+        },
+        &[],
+    );
+    let mut session = rig.open();
+    session.send("make notes");
+    let auto = until(&mut session, |e| {
+        matches!(e, SessionEvent::AutoAllowed { .. })
+    })
+    .await;
+    let SessionEvent::AutoAllowed {
+        reason, summary, ..
+    } = auto
+    else {
+        unreachable!()
+    };
+    assert_eq!(reason, "new file");
+    assert_eq!(summary, "Create notes.txt in Taxes 2026");
+
+    let SessionEvent::Permission(touch) =
+        until(&mut session, |e| matches!(e, SessionEvent::Permission(_))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(touch.summary, "Run `touch made-by-bash.txt` in Taxes 2026");
+    session.answer(&touch.request_id, PermissionAnswer::AllowOnce);
+    let SessionEvent::Permission(rm) =
+        until(&mut session, |e| matches!(e, SessionEvent::Permission(_))).await
+    else {
+        unreachable!()
+    };
+    session.answer(
+        &rm.request_id,
+        PermissionAnswer::DenyWithMessage("keep my notes".into()),
+    );
+    until(&mut session, is_result).await;
+    session.close().await;
+
+    assert_eq!(
+        std::fs::read_to_string(rig.folder.join("notes.txt")).unwrap(),
+        "hello\n",
+        "the denied rm did not run"
+    );
+    assert!(rig.folder.join("made-by-bash.txt").exists());
+    let (frames, damaged) = rig.host.store().frames(&rig.id).unwrap();
+    assert_eq!(damaged, 0);
+    let decisions: Vec<(String, String)> = frames
+        .iter()
+        .filter(|f| f.direction == Direction::Host && f.body["type"] == "workroom_permission")
+        .map(|f| {
+            (
+                f.body["decision"].as_str().unwrap().to_string(),
+                f.body["by"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        vec![
+            ("allow_once".into(), "host".into()),
+            ("allow_once".into(), "user".into()),
+            ("deny_with_message".into(), "user".into()),
+        ]
+    );
+    let record = rig.host.store().session(&rig.id).unwrap();
+    assert!(record.agent_session_id.is_some());
+    assert!(record.input_tokens > 0);
+    assert_eq!(rig.host.store().turns(&rig.id).unwrap().len(), 1);
+    // The key stayed on the host: the proxy added it to every model request.
+    let requests = rig.model.requests();
+    assert_eq!(requests.len(), 4);
+    assert!(requests
+        .iter()
+        .all(|r| r.headers.get("x-api-key").map(String::as_str) == Some("sk-ant-host-only")));
+}
+
+#[tokio::test]
+async fn always_allow_saves_a_rule_that_the_next_session_starts_with() {
+    let rig = rig(
+        |_| {
+            json!({"steps": [
+                tool("Bash", json!({"command": "touch one.txt"})),
+                say("first"),
+                tool("Bash", json!({"command": "touch two.txt"})),
+                say("second"),
+            ]})
+        },
+        &[],
+    );
+    let mut session = rig.open();
+    session.send("one");
+    let SessionEvent::Permission(ask) =
+        until(&mut session, |e| matches!(e, SessionEvent::Permission(_))).await
+    else {
+        unreachable!()
+    };
+    session.answer(&ask.request_id, PermissionAnswer::AlwaysAllow);
+    until(&mut session, is_result).await;
+    session.close().await;
+    let rules = rig.host.store().rules_for(Some(&rig.folder)).unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].rule, "Bash(touch:*)");
+    assert_eq!(rules[0].folder.as_deref(), Some(rig.folder.as_path()));
+
+    // A new VM, a new agent process: the saved rule comes along, so no question is asked.
+    let mut session = rig.open();
+    session.send("two");
+    let event = until(&mut session, |e| {
+        is_result(e) || matches!(e, SessionEvent::Permission(_))
+    })
+    .await;
+    assert!(is_result(&event), "asked again: {event:?}");
+    assert!(rig.folder.join("two.txt").exists());
+    session.close().await;
+}
+
+#[tokio::test]
+async fn a_vm_that_dies_mid_turn_is_reported_and_the_next_message_resumes_with_history() {
+    let rig = rig(
+        |_| {
+            json!({"steps": [
+                say("I will remember the word banana."),
+                {"content": [{"type": "text", "text": "this answer never arrives"}], "headers_delay_ms": 3000},
+                say("The word was banana."),
+            ]})
+        },
+        &[],
+    );
+    let mut session = rig.open();
+    session.send("remember banana");
+    until(&mut session, is_result).await;
+    session.send("this turn will be cut short");
+    until(&mut session, |e| matches!(e, SessionEvent::Frame { frame } if frame["type"] == "system" && frame["subtype"] == "status")).await;
+    // The guest dies while the model is still answering.
+    assert_eq!(rig.backend.started(), 1);
+    kill_current_vm(&rig).await;
+    let failed = until(&mut session, |e| {
+        matches!(e, SessionEvent::Vm(VmState::Failed { .. }))
+    })
+    .await;
+    let SessionEvent::Vm(VmState::Failed { reason, .. }) = failed else {
+        unreachable!()
+    };
+    assert!(reason.contains("conversation is saved"), "{reason}");
+
+    session.send("what was the word?");
+    let result = until(&mut session, is_result).await;
+    let SessionEvent::Frame { frame } = result else {
+        unreachable!()
+    };
+    assert_eq!(frame["result"], "The word was banana.");
+    assert_eq!(rig.backend.started(), 2, "a fresh VM was started");
+    let last = rig.model.requests().into_iter().last().unwrap();
+    let history = last.body["messages"].to_string();
+    assert!(
+        history.contains("remember banana") && history.contains("I will remember the word banana."),
+        "{history}"
+    );
+    session.close().await;
+}
+
+/// Crashes the VM the fake backend started most recently.
+async fn kill_current_vm(rig: &Rig) {
+    let guest = rig
+        .guests
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("a running guest");
+    guest.crash();
+}
+
+#[tokio::test]
+async fn an_idle_vm_is_stopped_and_boots_again_on_the_next_message() {
+    let rig = rig(
+        |_| json!({"rules": [{"when": {}, "reply": say("ok")}]}),
+        &[("idle_seconds", "1")],
+    );
+    let mut session = rig.open();
+    session.send("hi");
+    until(&mut session, is_result).await;
+    let stopped = until(&mut session, |e| {
+        matches!(e, SessionEvent::Vm(VmState::Stopped { .. }))
+    })
+    .await;
+    assert!(format!("{stopped:?}").contains("idle"));
+    session.send("hi again");
+    until(&mut session, is_result).await;
+    assert_eq!(rig.backend.started(), 2);
+    session.close().await;
+}
+
+#[tokio::test]
+async fn the_memory_cap_refuses_a_vm_that_would_not_fit() {
+    let rig = rig(
+        |_| json!({"rules": [{"when": {}, "reply": say("ok")}]}),
+        &[("vm_memory_mib", "512"), ("max_total_memory_mib", "700")],
+    );
+    let mut first = rig.open();
+    first.send("hi");
+    until(&mut first, is_result).await;
+    let other = rig
+        .host
+        .create_session(&[rig.folder.clone()], NewSession::default())
+        .unwrap();
+    let mut second = rig.host.open_session(&other.id).unwrap();
+    second.send("hi");
+    let error = until(&mut second, |e| matches!(e, SessionEvent::Error { .. })).await;
+    assert!(
+        format!("{error:?}").contains("Too many sessions are running"),
+        "{error:?}"
+    );
+    first.close().await;
+    // With the first VM gone there is room again.
+    second.send("hi");
+    until(&mut second, |e| {
+        matches!(e, SessionEvent::Vm(VmState::Booting { .. }))
+    })
+    .await;
+    second.close().await;
+}
