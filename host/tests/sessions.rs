@@ -68,7 +68,7 @@ fn rig(script: impl Fn(&str) -> Value, settings: &[(&str, &str)]) -> Rig {
         folder,
         id,
         guests: Arc::default(),
-        data,
+        _data: data,
         _work: work,
     }
 }
