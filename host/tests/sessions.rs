@@ -260,7 +260,10 @@ async fn a_vm_that_dies_mid_turn_is_reported_and_the_next_message_resumes_with_h
     until(&mut session, is_result).await;
     session.send("this turn will be cut short");
     until(&mut session, |e| matches!(e, SessionEvent::Frame { frame } if frame["type"] == "system" && frame["subtype"] == "status")).await;
-    // The guest dies while the model is still answering.
+    // The guest dies while the model is still answering (its request has arrived).
+    while rig.model.requests().len() < 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(rig.backend.started(), 1);
     kill_current_vm(&rig).await;
     let failed = until(&mut session, |e| {
