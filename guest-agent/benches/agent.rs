@@ -1,9 +1,9 @@
 //! Performance benchmark of `workroom-agent`.
 //!
 //! ```text
-//! cargo bench -p workroom-agent --bench agent                  # full run, about 1-2 minutes
+//! cargo bench -p workroom-agent --bench agent                  # full run (< 1 min once built)
 //! cargo bench -p workroom-agent --bench agent -- --quick       # CI smoke run
-//! cargo bench -p workroom-agent --bench agent -- startup grep  # only some measurements
+//! cargo bench -p workroom-agent --bench agent -- startup grep  # only these measurements
 //! ```
 //!
 //! Measures, against an instant fake model (tests/fake-model):

@@ -50,8 +50,7 @@ pub fn run(config: &Config, report: &mut Report) {
     let rg_available = Command::new("rg").arg("--version").output().is_ok();
     if !rg_available {
         report.notes.push(
-            "rg is not on PATH (Debian: apt-get install -y ripgrep): Grep timed alone, no comparison"
-                .to_owned(),
+            "rg is not on PATH (Debian: apt-get install -y ripgrep): Grep timed alone".to_owned(),
         );
     }
     let runs = config.pick(5, 1);
@@ -210,7 +209,7 @@ impl InProcessGrep {
         ensure!(!output.is_error, "Grep failed: {text}");
         ensure!(
             !text.contains("[Output truncated"),
-            "Grep output was truncated; the tree has too many matches for a like-for-like comparison"
+            "Grep output was truncated: too many matches in the tree to compare like for like"
         );
         Ok((output_lines(&output.structured)?, took))
     }

@@ -54,6 +54,8 @@ struct RunFigures {
     total_ms: f64,
     /// Replayed model requests / calls.
     model_ms: f64,
+    /// The agent's CPU time during the turn / calls (tool child processes not included).
+    cpu_ms: f64,
 }
 
 pub fn run(config: &Config, report: &mut Report) {
@@ -73,7 +75,7 @@ pub fn run(config: &Config, report: &mut Report) {
             Err(e) => report.rows.push(Row::failed(format!("{prefix}_ms"), &e)),
         }
     }
-    match bash_spawn_samples(config.pick(50, 5)) {
+    match bash_spawn_samples(runs, calls) {
         Ok(samples) => report
             .rows
             .push(Row::new("ref_bash_spawn_ms", &samples, Target::None)),
@@ -82,8 +84,10 @@ pub fn run(config: &Config, report: &mut Report) {
     report.notes.push(format!(
         "round trips: {runs} sessions of one turn with {calls} tool calls each; \
          *_round_trip_ms = turn wall time / {calls}; *_model_ms = the same requests replayed \
-         against the fake model without the agent / {calls}; *_agent_ms = the difference. \
-         ref_bash_spawn_ms = the shell the Bash tool starts, timed from the bench."
+         against the fake model by a bare HTTP client / {calls}; *_agent_ms = the difference; \
+         *_agent_cpu_ms = the agent's CPU time in the turn / {calls} (its children not \
+         counted; steadier than wall time on a busy machine). ref_bash_spawn_ms = the shell \
+         the Bash tool starts, spawned {calls} times from the bench, per spawn."
     ));
 }
 
@@ -91,10 +95,12 @@ fn push_rows(report: &mut Report, prefix: &str, figures: &[RunFigures]) {
     let total: Vec<f64> = figures.iter().map(|f| f.total_ms).collect();
     let model: Vec<f64> = figures.iter().map(|f| f.model_ms).collect();
     let agent: Vec<f64> = figures.iter().map(|f| f.total_ms - f.model_ms).collect();
+    let cpu: Vec<f64> = figures.iter().map(|f| f.cpu_ms).collect();
     report.rows.extend([
         Row::new(format!("{prefix}_ms"), &total, Target::None),
         Row::new(format!("{prefix}_model_ms"), &model, Target::None),
         Row::new(format!("{prefix}_agent_ms"), &agent, Target::None),
+        Row::new(format!("{prefix}_agent_cpu_ms"), &cpu, Target::None),
     ]);
 }
 
@@ -108,9 +114,11 @@ fn one_session(case: &Case, calls: u32, replayer: &Replayer) -> Result<RunFigure
     let mut agent = Agent::spawn(&sandbox, &server.base_url())?;
     agent.initialize()?;
 
+    let cpu_before = agent.cpu_time()?;
     let started = Instant::now();
     agent.run_turn("Run the tool until told otherwise.")?;
     let turn = started.elapsed();
+    let cpu = agent.cpu_time()?.saturating_sub(cpu_before);
     agent.finish()?;
 
     let requests = server.requests();
@@ -129,27 +137,35 @@ fn one_session(case: &Case, calls: u32, replayer: &Replayer) -> Result<RunFigure
     Ok(RunFigures {
         total_ms: ms(turn) / f64::from(calls),
         model_ms: ms(model_time) / f64::from(calls),
+        cpu_ms: ms(cpu) / f64::from(calls),
     })
 }
 
 /// The floor of a Bash call: the shell and script the Bash tool runs for `true`, with the same
-/// pipes, spawned from here.
-fn bash_spawn_samples(runs: usize) -> Result<Vec<f64>> {
+/// pipes, spawned from here. Timed like the round trips (`runs` batches of `calls`, per call), so
+/// that both average over the same span of machine load.
+fn bash_spawn_samples(runs: usize, calls: u32) -> Result<Vec<f64>> {
     let cwd_file = tempfile::NamedTempFile::new().context("creating a temp file")?;
     let script = format!(
         "true\n__workroom_status=$?\npwd -P > '{}' 2>/dev/null\nexit $__workroom_status",
         cwd_file.path().display()
     );
+    let spawn = || -> Result<()> {
+        let output = Command::new("/bin/bash")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .output()
+            .context("running /bin/bash")?;
+        ensure!(output.status.success(), "bash -c true failed");
+        Ok(())
+    };
     (0..runs)
         .map(|_| {
             let started = Instant::now();
-            let output = Command::new("bash")
-                .args(["-c", &script])
-                .stdin(Stdio::null())
-                .output()
-                .context("running bash")?;
-            ensure!(output.status.success(), "bash -c true failed");
-            Ok(ms(started.elapsed()))
+            for _ in 0..calls {
+                spawn()?;
+            }
+            Ok(ms(started.elapsed()) / f64::from(calls))
         })
         .collect()
 }

@@ -7,11 +7,11 @@ use anyhow::{bail, Context, Result};
 use fake_model::{FakeModel, RecordedRequest, Script};
 use serde_json::{json, Value};
 
-/// Text and tool-input fragment size in the fake model's streams. Its default (8) splits a
-/// TodoWrite call into ~20 SSE events, which hyper writes in several segments; the fake model's
-/// sockets do not set TCP_NODELAY, so on a kept-alive connection the later segment waits for the
+/// Text and tool-input fragment size in the fake model's streams. With its default (8), a
+/// TodoWrite call is ~20 SSE events, which hyper writes in several segments; the fake model's
+/// sockets do not set TCP_NODELAY, so on a kept-alive connection a later segment waits for the
 /// client's delayed ACK: 40 ms per request, which would swamp what is measured here. One
-/// fragment per block keeps the model instant.
+/// fragment per block avoids that; once the fake model sets TCP_NODELAY, the default will do.
 const TEXT_CHUNK: usize = 4096;
 
 /// Starts a fake model answering by `rules` (a JSON array, as documented in
@@ -27,13 +27,14 @@ pub fn tool_use(name: &str, input: Value) -> Value {
     json!({"type": "tool_use", "name": name, "input": input})
 }
 
-/// Rules for one turn of exactly `calls` tool calls: the user message is answered with `tool`, each tool
-/// result with `tool` again until `calls` are made, then with a short text that ends the turn.
+/// Rules for one turn of exactly `calls` tool calls: the user message is answered with `tool`,
+/// each tool result with `tool` again until `calls` are made, then with a text that ends the turn.
 pub fn tool_loop_rules(tool: &Value, calls: u32) -> Value {
     assert!(calls >= 2, "a tool loop needs at least 2 calls");
+    let done = json!({"type": "text", "text": "done"});
     json!([
         {"when": {"last_is_tool_result": true}, "times": calls - 1, "reply": {"content": [tool]}},
-        {"when": {"last_is_tool_result": true}, "reply": {"content": [{"type": "text", "text": "done"}]}},
+        {"when": {"last_is_tool_result": true}, "reply": {"content": [done]}},
         {"when": {}, "reply": {"content": [tool]}},
     ])
 }

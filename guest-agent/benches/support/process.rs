@@ -191,6 +191,27 @@ impl Agent {
         proc_status_kib(self.pid(), "VmHWM").map(|kib| kib as f64 / 1024.0)
     }
 
+    /// CPU time the process has used so far, all its threads (live or ended) counted, its
+    /// children not: unlike wall time, this hardly depends on what else the machine is doing.
+    /// The kernel counts it in ticks of 10 ms, so measure spans of a second or more.
+    pub fn cpu_time(&self) -> Result<Duration> {
+        let path = Path::new("/proc").join(self.pid().to_string()).join("stat");
+        let stat = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        // Fields follow the command name, which is in parentheses and may itself hold spaces.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        // utime and stime are fields 14 and 15 of the line; `fields` starts at field 3.
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        let (user, system) = ticks(11)
+            .zip(ticks(12))
+            .with_context(|| format!("no utime/stime in {}", path.display()))?;
+        // /proc reports USER_HZ ticks, which Linux fixes at 100 per second on every architecture.
+        Ok(Duration::from_millis((user + system) * 10))
+    }
+
     /// Closes stdin (end of the session) and waits for the process to exit, which it must do
     /// successfully.
     pub fn finish(mut self) -> Result<()> {

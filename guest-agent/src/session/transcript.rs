@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
 use workroom_protocol::anthropic::Message;
 
 /// One line of a transcript.
@@ -50,27 +49,32 @@ impl Transcript {
     }
 
     async fn write(&self, entry: &Entry) {
-        let Some(path) = &self.path else { return };
+        let Some(path) = self.path.clone() else {
+            return;
+        };
         let Ok(mut line) = serde_json::to_string(entry) else {
             return;
         };
         line.push('\n');
-        let result = async {
+        // One hop to the blocking pool for the whole append (not one per file operation).
+        let result = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
             if let Some(dir) = path.parent() {
-                tokio::fs::create_dir_all(dir).await?;
+                std::fs::create_dir_all(dir)?;
             }
-            let mut file = tokio::fs::OpenOptions::new()
+            let mut file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(path)
-                .await?;
-            file.write_all(line.as_bytes()).await?;
-            file.flush().await
-        }
+                .open(&path)?;
+            file.write_all(line.as_bytes())?;
+            Ok::<_, std::io::Error>(path)
+        })
         .await;
-        if let Err(e) = result {
+        match result {
+            Ok(Ok(_)) => {}
             // Losing resumability is bad but must not end the session.
-            tracing::warn!(path = %path.display(), error = %e, "could not save the transcript");
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not save the transcript"),
+            Err(e) => tracing::warn!(error = %e, "transcript writer failed"),
         }
     }
 }

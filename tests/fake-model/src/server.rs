@@ -44,6 +44,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let token = shared.shutdown.clone();
     let app = Router::new().fallback(handle).with_state(shared);
+    // Without TCP_NODELAY a reply that spans several segments stalls ~40 ms on delayed ACKs.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(%err, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(token.clone().cancelled_owned())
         .into_future();
