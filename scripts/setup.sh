@@ -1,19 +1,38 @@
 #!/usr/bin/env bash
-# Installs everything Workroom needs to build, run and test on a fresh Debian/Ubuntu machine
-# (and on a machine that already has it: every step is skipped when already done).
+# Installs everything Workroom needs to build, run and test on a fresh Debian/Ubuntu machine, and builds
+# the guest image. Every step is skipped when already done, so running it again is cheap.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
 
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 need_apt=()
 command -v rg >/dev/null || need_apt+=(ripgrep)
-command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 command -v cc >/dev/null || need_apt+=(build-essential)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v nc >/dev/null || need_apt+=(netcat-openbsd)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# virtiofsd links libcap-ng and libseccomp.
+[ -e /usr/include/cap-ng.h ] || need_apt+=(libcap-ng-dev)
+[ -e /usr/include/seccomp.h ] || need_apt+=(libseccomp-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   echo "installing: ${need_apt[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# QEMU must match qemu-utils; on machines whose qemu-utils comes from bookworm-backports, so must QEMU.
+if ! command -v qemu-system-x86_64 >/dev/null; then
+  echo "installing QEMU"
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq qemu-system-x86 >/dev/null 2>&1; then
+    list=$(mktemp)
+    printf 'deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-backports main\n' > "$list"
+    apt_bpo=(-o "Dir::Etc::sourcelist=$list" -o "Dir::Etc::sourceparts=-")
+    $SUDO apt-get "${apt_bpo[@]}" update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${apt_bpo[@]}" install -y -qq -t bookworm-backports qemu-system-x86 >/dev/null
+    rm -f "$list"
+    $SUDO apt-get update -qq
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then
@@ -21,6 +40,16 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null
+
+# The VM helpers: VirtioFS and vsock daemons from crates.io.
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v virtiofsd >/dev/null || cargo install --locked --quiet virtiofsd
+command -v vhost-device-vsock >/dev/null || cargo install --locked --quiet vhost-device-vsock
+
+# The guest image (kernel + initramfs with the agent) for this machine's architecture.
+arch=$(uname -m)
+cargo run --quiet -p workroom-image -- build --arch "$arch" >/dev/null
 
 "$repo/scripts/python-env.sh" >/dev/null
 echo "setup complete"

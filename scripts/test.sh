@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, Rust unit and end-to-end tests, and the Python
-# conformance tests that drive the agent with the official Claude Agent SDK.
+# The whole test suite: formatting, lints, Rust unit and end-to-end tests (including real VMs, which
+# need `scripts/setup.sh` to have installed QEMU and the daemons and built the image), a quick benchmark
+# run, and the Python tests that drive the agent with the official Claude Agent SDK.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== guest image (rebuilt when the agent changed)"
+cargo run --quiet --locked -p workroom-image -- build --arch "$(uname -m)"
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== cargo bench (quick smoke run)"

@@ -54,7 +54,11 @@ pub fn locate(images: &Path, arch: Arch) -> Result<Image, ImageError> {
         if path.is_file() {
             Ok(path)
         } else {
-            Err(ImageError::Missing { arch, dir: dir.clone(), file })
+            Err(ImageError::Missing {
+                arch,
+                dir: dir.clone(),
+                file,
+            })
         }
     };
     let kernel = need("kernel")?;
@@ -63,8 +67,15 @@ pub fn locate(images: &Path, arch: Arch) -> Result<Image, ImageError> {
     let manifest = std::fs::read_to_string(&manifest_path)
         .map_err(|e| e.to_string())
         .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-        .map_err(|reason| ImageError::BadManifest { path: manifest_path, reason })?;
-    Ok(Image { kernel, initramfs, manifest })
+        .map_err(|reason| ImageError::BadManifest {
+            path: manifest_path,
+            reason,
+        })?;
+    Ok(Image {
+        kernel,
+        initramfs,
+        manifest,
+    })
 }
 
 #[cfg(test)]
@@ -82,8 +93,14 @@ mod tests {
             std::fs::write(image.join(f), b"x").unwrap();
         }
         std::fs::write(image.join("manifest.json"), b"{broken").unwrap();
-        assert!(matches!(locate(dir.path(), Arch::X86_64), Err(ImageError::BadManifest { .. })));
+        assert!(matches!(
+            locate(dir.path(), Arch::X86_64),
+            Err(ImageError::BadManifest { .. })
+        ));
         std::fs::write(image.join("manifest.json"), b"{\"arch\":\"x86_64\"}").unwrap();
-        assert_eq!(locate(dir.path(), Arch::X86_64).unwrap().manifest["arch"], "x86_64");
+        assert_eq!(
+            locate(dir.path(), Arch::X86_64).unwrap().manifest["arch"],
+            "x86_64"
+        );
     }
 }

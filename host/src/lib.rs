@@ -1,6 +1,15 @@
 //! Workroom's host: everything outside the VM.
 //!
-//! - `vm`: starting and stopping guest VMs (the `VmBackend` trait and its QEMU implementation).
+//! - [`vm`]: starting and stopping guest VMs (the [`vm::VmBackend`] trait, its QEMU implementation for
+//!   Linux hosts and a fake for tests), the helper daemons and the vsock listeners.
 //! - [`guest`]: the channels into a running guest: supervisor link, session routing, model proxy.
 
+pub mod folders;
 pub mod guest;
+pub mod image;
+pub mod machine;
+pub mod paths;
+pub mod session;
+pub mod settings;
+pub mod store;
+pub mod vm;

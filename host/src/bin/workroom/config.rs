@@ -1,0 +1,144 @@
+//! `workroom config get|set`: the settings sessions use, stored in the database. A `WORKROOM_<KEY>`
+//! environment variable overrides a stored value, and `get` says when one does.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use workroom_host::settings::{keys, ProviderKind, Settings};
+
+use crate::setup::App;
+use crate::term::dim;
+
+/// Every key, with what it means.
+const KEYS: &[(&str, &str)] = &[
+    (keys::PROVIDER, "model service: anthropic or openai"),
+    (
+        keys::BASE_URL,
+        "the provider's base URL (empty: its default)",
+    ),
+    (keys::MODEL, "default model (empty: the agent's default)"),
+    (keys::VM_MEMORY_MIB, "memory of each VM, in MiB"),
+    (
+        keys::MAX_TOTAL_MEMORY_MIB,
+        "memory of all running VMs together, in MiB",
+    ),
+    (
+        keys::IDLE_SECONDS,
+        "seconds without activity before a VM is stopped",
+    ),
+    (keys::BOOT_TIMEOUT_SECS, "seconds a VM may take to boot"),
+];
+
+fn known(key: &str) -> anyhow::Result<()> {
+    if KEYS.iter().any(|(k, _)| *k == key) {
+        return Ok(());
+    }
+    bail!(
+        "there is no setting {key}; the settings are: {}",
+        KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// Checks a value before it is stored, so a typo cannot break later sessions.
+fn validate(key: &str, value: &str) -> anyhow::Result<()> {
+    match key {
+        keys::PROVIDER => {
+            if ProviderKind::parse(value).is_none() {
+                bail!("provider must be anthropic or openai, not {value:?}");
+            }
+        }
+        keys::BASE_URL => {
+            if !(value.is_empty() || value.starts_with("http://") || value.starts_with("https://"))
+            {
+                bail!("base_url must start with http:// or https:// (got {value:?})");
+            }
+        }
+        keys::MODEL => {}
+        _ => match value.parse::<u32>() {
+            Ok(n) if n > 0 => {}
+            _ => bail!("{key} must be a whole number above 0 (got {value:?})"),
+        },
+    }
+    Ok(())
+}
+
+pub fn set(app: &App, key: &str, value: &str) -> anyhow::Result<ExitCode> {
+    known(key)?;
+    let value = value.trim();
+    validate(key, value)?;
+    let store = app.store()?;
+    store.set_setting(key, value)?;
+    println!("{key} = {value}");
+    if std::env::var(env_name(key)).is_ok_and(|v| !v.is_empty()) {
+        println!(
+            "{}",
+            dim().apply_to(format!(
+                "(saved, but {} is set in the environment and wins while it is)",
+                env_name(key)
+            ))
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn get(app: &App, key: Option<&str>) -> anyhow::Result<ExitCode> {
+    let store = app.store()?;
+    let settings = Settings::load(&store)?;
+    match key {
+        Some(key) => {
+            known(key)?;
+            println!("{}", effective(&settings, key));
+        }
+        None => {
+            for (key, meaning) in KEYS {
+                let source = if std::env::var(env_name(key)).is_ok_and(|v| !v.is_empty()) {
+                    format!("from {}", env_name(key))
+                } else if store.setting(key)?.is_some() {
+                    "saved".to_string()
+                } else {
+                    "default".to_string()
+                };
+                println!(
+                    "{key:<22} {:<28} {}",
+                    effective(&settings, key),
+                    dim().apply_to(format!("{source}; {meaning}"))
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn env_name(key: &str) -> String {
+    format!("WORKROOM_{}", key.to_ascii_uppercase())
+}
+
+/// The value in force.
+fn effective(s: &Settings, key: &str) -> String {
+    match key {
+        keys::PROVIDER => s.provider.as_str().to_string(),
+        keys::BASE_URL => s.base_url.clone().unwrap_or_default(),
+        keys::MODEL => s.model.clone().unwrap_or_default(),
+        keys::VM_MEMORY_MIB => s.vm_memory_mib.to_string(),
+        keys::MAX_TOTAL_MEMORY_MIB => s.max_total_memory_mib.to_string(),
+        keys::IDLE_SECONDS => s.idle_seconds.to_string(),
+        keys::BOOT_TIMEOUT_SECS => s.boot_timeout_secs.to_string(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked_before_they_are_saved() {
+        assert!(validate("provider", "openai").is_ok());
+        assert!(validate("provider", "gpt").is_err());
+        assert!(validate("base_url", "http://127.0.0.1:9").is_ok());
+        assert!(validate("base_url", "127.0.0.1:9").is_err());
+        assert!(validate("idle_seconds", "0").is_err());
+        assert!(validate("idle_seconds", "30").is_ok());
+        assert!(known("colour").is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! `workroom`: run Workroom sessions from a terminal.
+//!
+//! A thin front end over the `workroom-host` library: it parses the command line, opens the data
+//! directory and hands each command to its module. Everything that talks to a person in words lives
+//! here; the library stays free of terminal concerns (and of `anyhow`).
+
+mod args;
+mod config;
+mod doctor;
+mod image;
+mod input;
+mod prompt;
+mod render;
+mod run;
+mod sessions;
+mod setup;
+mod term;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command, SessionsAction};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    term::init();
+    let outcome = dispatch(cli);
+    // Whatever happened, leave the terminal as we found it (echo and line editing on).
+    term::restore();
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            term::error(&format!("{error:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let app = setup::App::from_env();
+    match cli.command {
+        Command::Run(args) => {
+            // The host reads its provider from the settings, which honour `WORKROOM_*` variables; a
+            // flag is the same override for this process only. Set before any thread exists.
+            if let Some(provider) = args.provider {
+                std::env::set_var("WORKROOM_PROVIDER", provider.as_str());
+            }
+            runtime()?.block_on(run::run(&app, args))
+        }
+        Command::Sessions { action } => match action {
+            None => sessions::list(&app),
+            Some(SessionsAction::Show { id }) => sessions::show(&app, &id),
+            Some(SessionsAction::Delete { id }) => sessions::delete(&app, &id),
+            Some(SessionsAction::Resume { id }) => runtime()?.block_on(run::run(
+                &app,
+                args::RunArgs {
+                    resume: Some(id),
+                    ..args::RunArgs::default()
+                },
+            )),
+        },
+        Command::Doctor => runtime()?.block_on(doctor::doctor(&app)),
+        Command::Image { action } => match action {
+            args::ImageAction::Build { arch } => image::build(&app, arch),
+        },
+        Command::Config { action } => match action {
+            args::ConfigAction::Get { key } => config::get(&app, key.as_deref()),
+            args::ConfigAction::Set { key, value } => config::set(&app, &key, &value),
+        },
+    }
+}
+
+/// One thread is enough: the work is waiting on a VM, and the machine is shared with the VMs.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}

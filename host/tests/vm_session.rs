@@ -1,0 +1,221 @@
+//! A whole session through a real VM (QEMU, TCG on CI): a shared folder over VirtioFS, the agent as
+//! PID 1 in the guest, its session over vsock, model calls through the host's proxy to the fake model.
+//!
+//! Needs the tools and a built image (see `vm_boot.rs` for where it is looked up; CI builds it first).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_model::{FakeModel, Script};
+use serde_json::{json, Value};
+use workroom_host::session::{Host, NewSession, SessionEvent, SessionHandle, VmState};
+use workroom_host::vm::{QemuBackend, QemuOptions, Tools};
+
+fn image_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("WORKROOM_TEST_IMAGE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("WORKROOM_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+                .join(".local/share/workroom")
+        });
+    home.join("images/x86_64")
+}
+
+/// A data directory whose images folder points at the built image.
+fn data_dir_with_image() -> tempfile::TempDir {
+    let image = image_dir();
+    assert!(
+        image.join("kernel").exists(),
+        "no guest image in {}; build it with: cargo run -p workroom-image -- build --arch x86_64",
+        image.display()
+    );
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(data.path().join("images")).unwrap();
+    std::os::unix::fs::symlink(&image, data.path().join("images/x86_64")).unwrap();
+    data
+}
+
+async fn until(session: &mut SessionHandle, pred: impl Fn(&SessionEvent) -> bool) -> SessionEvent {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(120), session.next_event())
+            .await
+            .expect("an event within 120 s")
+            .expect("session open");
+        match &event {
+            SessionEvent::Error { message } => panic!("session error: {message}"),
+            SessionEvent::Vm(VmState::Failed {
+                reason,
+                console_tail,
+            }) => {
+                panic!("VM failed: {reason}\n{console_tail}")
+            }
+            _ => {}
+        }
+        if pred(&event) {
+            return event;
+        }
+    }
+}
+
+/// Processes whose command line mentions `needle` (our per-test data dir).
+fn processes_mentioning(needle: &Path) -> Vec<String> {
+    let needle = needle.to_string_lossy().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .filter(|cmd| cmd.contains(&needle))
+        .collect()
+}
+
+fn tool(name: &str, input: Value) -> Value {
+    json!({"content": [{"type": "tool_use", "name": name, "input": input}]})
+}
+
+#[tokio::test]
+async fn a_session_in_a_real_vm_works_on_the_shared_folder_and_leaves_nothing_behind() {
+    let data = data_dir_with_image();
+    let work = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let folder = work.path().join("Project");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("from-host.txt"), "written on the host\n").unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "host secret\n").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), folder.join("escape")).unwrap();
+    // As root, hand the folder to another user: files the guest writes must end up owned by them.
+    let owner = if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&folder, Some(1234), Some(1234)).unwrap();
+        std::os::unix::fs::chown(folder.join("from-host.txt"), Some(1234), Some(1234)).unwrap();
+        1234
+    } else {
+        unsafe { libc::geteuid() }
+    };
+
+    let tools =
+        Tools::discover(None).expect("QEMU, virtiofsd and vhost-device-vsock are installed");
+    let backend = Arc::new(QemuBackend::new(QemuOptions::new(
+        tools,
+        data.path().join("state"),
+    )));
+    let host = Host::open(data.path(), &data.path().join("images"), backend.clone()).unwrap();
+    let record = host
+        .create_session(
+            &[folder.clone()],
+            NewSession {
+                permission_mode: Some("bypassPermissions".into()),
+                ..NewSession::default()
+            },
+        )
+        .unwrap();
+    let guest = format!("/sessions/{}/mnt/Project", record.id);
+    let model = FakeModel::start(
+        Script::from_json_str(
+            &json!({"steps": [
+                tool("Write", json!({"file_path": format!("{guest}/from-agent.txt"), "content": "written in the VM\n"})),
+                tool("Read", json!({"file_path": format!("{guest}/from-host.txt")})),
+                tool("Bash", json!({"command": "uname -r; pwd; cat escape 2>&1; k=sk-ant-never; k=$k-in-the-guest; echo key-in-env=$(env | grep -c $k); echo key-in-cmdline=$(grep -c $k /proc/cmdline); echo key-in-files=$(grep -rls $k /etc /run /root /tmp 2>/dev/null | wc -l)"})),
+                tool("Bash", json!({"command": "printf 'GET /v1/models HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8126 | head -1; printf 'POST /admin HTTP/1.0\\r\\ncontent-length: 0\\r\\n\\r\\n' | nc 127.0.0.1 8126 | head -1"})),
+                {"content": [{"type": "text", "text": "All done in the VM."}]},
+            ]})
+            .to_string(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    host.store()
+        .set_setting("base_url", &model.base_url())
+        .unwrap();
+    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-never-in-the-guest");
+    let host = Host::open(data.path(), &data.path().join("images"), backend).unwrap();
+
+    let mut session = host.open_session(&record.id).unwrap();
+    session.send("do the work");
+    let running = until(&mut session, |e| {
+        matches!(e, SessionEvent::Vm(VmState::Running { .. }))
+    })
+    .await;
+    eprintln!("{running:?}");
+    let mut results = Vec::new();
+    let result = loop {
+        let event = until(&mut session, |e| matches!(e, SessionEvent::Frame { .. })).await;
+        let SessionEvent::Frame { frame } = event else {
+            unreachable!()
+        };
+        if frame["type"] == "user" {
+            for block in frame["message"]["content"].as_array().into_iter().flatten() {
+                if block["type"] == "tool_result" {
+                    results.push(block["content"].as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+        if frame["type"] == "result" {
+            break frame;
+        }
+    };
+    assert_eq!(result["subtype"], "success", "{result}");
+    assert_eq!(result["result"], "All done in the VM.");
+    eprintln!("{results:#?}");
+
+    // Written in the guest, visible on the host, owned by the folder's owner.
+    let written = folder.join("from-agent.txt");
+    assert_eq!(
+        std::fs::read_to_string(&written).unwrap(),
+        "written in the VM\n"
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&written).unwrap().uid(), owner);
+    // Read in the guest from the host.
+    assert!(results[1].contains("written on the host"), "{}", results[1]);
+    // The shell ran in the guest's kernel, in the shared folder; the symlink did not lead out; no key.
+    let shell = &results[2];
+    assert!(shell.contains("6.1.0"), "{shell}");
+    assert!(shell.contains(&guest), "{shell}");
+    assert!(
+        !shell.contains("host secret"),
+        "a symlink led out of the share: {shell}"
+    );
+    assert!(
+        shell.contains("key-in-env=0")
+            && shell.contains("key-in-cmdline=0")
+            && shell.contains("key-in-files=0"),
+        "{shell}"
+    );
+    // The proxy refuses anything but model calls, and the provider never saw them.
+    assert_eq!(results[3].matches("403").count(), 2, "{}", results[3]);
+    let requests = model.requests();
+    assert!(
+        requests.iter().all(|r| r.path.starts_with("/v1/messages")),
+        "{:?}",
+        requests.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    assert!(requests.iter().all(
+        |r| r.headers.get("x-api-key").map(String::as_str) == Some("sk-ant-never-in-the-guest")
+    ));
+    assert!(requests
+        .iter()
+        .all(|r| !r.body.to_string().contains("sk-ant-never-in-the-guest")));
+
+    session.close().await;
+    let left = processes_mentioning(data.path());
+    assert!(left.is_empty(), "processes left behind: {left:#?}");
+    assert!(
+        !data
+            .path()
+            .join("run")
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false),
+        "run dir left behind"
+    );
+}
