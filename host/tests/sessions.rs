@@ -334,7 +334,7 @@ async fn the_memory_cap_refuses_a_vm_that_would_not_fit() {
     until(&mut first, is_result).await;
     let other = rig
         .host
-        .create_session(&[rig.folder.clone()], NewSession::default())
+        .create_session(std::slice::from_ref(&rig.folder), NewSession::default())
         .unwrap();
     let mut second = rig.host.open_session(&other.id).unwrap();
     second.send("hi");

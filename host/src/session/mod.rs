@@ -9,10 +9,11 @@
 
 pub mod broker;
 mod connection;
+pub mod lease;
 mod runtime;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -142,8 +143,6 @@ pub(crate) struct HostInner {
     pub images: PathBuf,
     pub backend: Arc<dyn VmBackend>,
     pub settings: Settings,
-    /// MiB of guest memory of the VMs running now.
-    pub memory_in_use: Mutex<u32>,
 }
 
 /// The host: sessions, their VMs and their records.
@@ -176,7 +175,6 @@ impl Host {
                 images: images.to_path_buf(),
                 backend,
                 settings,
-                memory_in_use: Mutex::new(0),
             }),
         })
     }

@@ -29,7 +29,8 @@ struct Live {
     machine: Machine,
     agent: AgentConnection,
     status: tokio::sync::watch::Receiver<VmStatus>,
-    memory_mib: u32,
+    /// The VM's share of the memory cap, given back when the VM is gone.
+    _lease: super::lease::MemoryLease,
 }
 
 struct Runtime {
@@ -180,27 +181,19 @@ impl Runtime {
     }
 
     async fn boot(&mut self) -> Result<(), String> {
-        let host = self.host.clone();
-        let settings = &host.settings;
-        let memory = settings.vm_memory_mib;
-        {
-            let mut in_use = host.memory_in_use.lock().unwrap_or_else(|p| p.into_inner());
-            if *in_use + memory > settings.max_total_memory_mib {
-                return Err(format!(
-                    "Too many sessions are running: their VMs use {} MiB of the {} MiB allowed. Close a session or raise the limit.",
-                    *in_use, settings.max_total_memory_mib
-                ));
-            }
-            *in_use += memory;
-        }
-        let result = self.boot_inner(memory).await;
-        if result.is_err() {
-            release(&host, memory);
-        }
-        result
+        let settings = &self.host.settings;
+        let lease = super::lease::acquire(
+            &self.host.data_dir.join("leases"),
+            &self.record.id,
+            settings.vm_memory_mib,
+            settings.max_total_memory_mib,
+        )
+        .map_err(|e| e.to_string())?;
+        self.boot_inner(lease).await
     }
 
-    async fn boot_inner(&mut self, memory: u32) -> Result<(), String> {
+    async fn boot_inner(&mut self, lease: super::lease::MemoryLease) -> Result<(), String> {
+        let memory = self.host.settings.vm_memory_mib;
         let host = self.host.clone();
         self.emit(SessionEvent::Vm(VmState::Booting {
             step: "preparing the virtual machine".into(),
@@ -266,7 +259,7 @@ impl Runtime {
             machine,
             agent,
             status,
-            memory_mib: memory,
+            _lease: lease,
         });
         let frame =
             json!({"type": "workroom_vm", "state": "running", "accel": accel, "boot_ms": boot_ms});
@@ -495,7 +488,6 @@ impl Runtime {
         };
         let console_tail = live.machine.vm().console_tail(4096);
         live.machine.vm().kill().await;
-        release(&self.host, live.memory_mib);
         for request_id in self.pending.drain().map(|(id, _)| id).collect::<Vec<_>>() {
             self.emit(SessionEvent::PermissionWithdrawn { request_id });
         }
@@ -522,7 +514,6 @@ impl Runtime {
         };
         live.agent.close_input().await;
         let exit = live.machine.shutdown(Duration::from_secs(10)).await;
-        release(&self.host, live.memory_mib);
         tracing::info!(session = %self.record.id, %exit, "VM stopped");
         self.record(
             Direction::Host,
@@ -532,9 +523,4 @@ impl Runtime {
             reason: reason.to_string(),
         }));
     }
-}
-
-fn release(host: &HostInner, memory: u32) {
-    let mut in_use = host.memory_in_use.lock().unwrap_or_else(|p| p.into_inner());
-    *in_use = in_use.saturating_sub(memory);
 }
