@@ -94,12 +94,14 @@ async fn a_session_in_a_real_vm_works_on_the_shared_folder_and_leaves_nothing_be
     std::fs::write(outside.path().join("secret.txt"), "host secret\n").unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret.txt"), folder.join("escape")).unwrap();
     // As root, hand the folder to another user: files the guest writes must end up owned by them.
-    let owner = if unsafe { libc::geteuid() } == 0 {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let owner = if euid == 0 {
         std::os::unix::fs::chown(&folder, Some(1234), Some(1234)).unwrap();
         std::os::unix::fs::chown(folder.join("from-host.txt"), Some(1234), Some(1234)).unwrap();
         1234
     } else {
-        unsafe { libc::geteuid() }
+        euid
     };
 
     let tools =
@@ -111,7 +113,7 @@ async fn a_session_in_a_real_vm_works_on_the_shared_folder_and_leaves_nothing_be
     let host = Host::open(data.path(), &data.path().join("images"), backend.clone()).unwrap();
     let record = host
         .create_session(
-            &[folder.clone()],
+            std::slice::from_ref(&folder),
             NewSession {
                 permission_mode: Some("bypassPermissions".into()),
                 ..NewSession::default()
