@@ -108,9 +108,21 @@ impl FolderMap {
         words
     }
 
-    /// The folder a guest (or host) path lies in, with the path relative to it.
+    /// The folder a guest (or host) path lies in, with the path relative to it. Relative paths are
+    /// taken from the working folder, as the agent does.
     pub fn locate(&self, path: &str) -> Option<(&Folder, PathBuf)> {
-        let path = Path::new(path);
+        let joined;
+        let path = match (Path::new(path).is_relative(), self.first()) {
+            (true, Some(first)) => {
+                joined = Path::new(&first.guest).join(path);
+                joined.as_path()
+            }
+            _ => Path::new(path),
+        };
+        if path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            // `..` could climb out of the folder; the agent refuses such paths anyway.
+            return None;
+        }
         self.folders.iter().find_map(|f| {
             path.strip_prefix(&f.guest)
                 .or_else(|_| path.strip_prefix(&f.host))
@@ -150,6 +162,8 @@ mod tests {
             PathBuf::from("/x/Taxes 2026/a")
         );
         assert!(map.locate("/etc/passwd").is_none());
+        assert_eq!(map.locate("notes.md").unwrap().1, PathBuf::from("notes.md"));
+        assert!(map.locate("../escape").is_none());
         let words = map.cmdline();
         assert_eq!(words[0], "workroom.share=f0:/sessions/s1/mnt/Taxes%202026");
         assert!(words.last().unwrap().ends_with("state:/run/workroom/state"));
