@@ -22,14 +22,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # QEMU must match qemu-utils; on machines whose qemu-utils comes from bookworm-backports, so must QEMU.
-if ! command -v qemu-system-x86_64 >/dev/null; then
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v qemu-system-aarch64 >/dev/null; then
   echo "installing QEMU"
-  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq qemu-system-x86 >/dev/null 2>&1; then
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq qemu-system-x86 qemu-system-arm >/dev/null 2>&1; then
     list=$(mktemp)
     printf 'deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-backports main\n' > "$list"
     apt_bpo=(-o "Dir::Etc::sourcelist=$list" -o "Dir::Etc::sourceparts=-")
     $SUDO apt-get "${apt_bpo[@]}" update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${apt_bpo[@]}" install -y -qq -t bookworm-backports qemu-system-x86 >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${apt_bpo[@]}" install -y -qq -t bookworm-backports qemu-system-x86 qemu-system-arm >/dev/null
     rm -f "$list"
     $SUDO apt-get update -qq
   fi

@@ -11,8 +11,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== guest image (rebuilt when the agent changed)"
-cargo run --quiet --locked -p workroom-image -- build --arch "$(uname -m)"
+echo "== guest images (rebuilt when the agent changed; both architectures, so the cross build stays honest)"
+cargo run --quiet --locked -p workroom-image -- build --arch x86_64
+cargo run --quiet --locked -p workroom-image -- build --arch aarch64
 echo "== cargo test"
 cargo test --workspace --locked
 echo "== cargo bench (quick smoke run)"
