@@ -119,7 +119,10 @@ impl FolderMap {
             }
             _ => Path::new(path),
         };
-        if path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        if path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
             // `..` could climb out of the folder; the agent refuses such paths anyway.
             return None;
         }

@@ -284,13 +284,16 @@ fn a_command_runs_after_the_person_allows_it_and_the_session_can_be_listed_shown
     let started = Instant::now();
     let mut pty = home.pty(&["run", "--folder", &home.folder_arg(), "make a file"]);
     pty.expect("Booting the VM", BOOT);
+    // Keys pressed before a question is shown never answer it.
+    pty.type_text("y");
     pty.expect("VM ready", BOOT);
     pty.expect("I'll create the file with a command.", STEP);
     pty.expect("● Bash  touch made-by-agent.txt", STEP);
     pty.expect("Run `touch made-by-agent.txt` in Project", STEP);
     pty.expect("m deny and say why", STEP);
+    std::thread::sleep(Duration::from_millis(500));
     assert!(
-        !home.folder.join("made-by-agent.txt").exists(),
+        !home.folder.join("made-by-agent.txt").exists() && !pty.text().contains("allowed once"),
         "nothing runs before the person answers"
     );
     pty.type_text("y");
@@ -491,7 +494,8 @@ fn two_sessions_run_at_the_same_time_in_two_vms() {
     // Both agents are waiting for their models at once: two VMs are up side by side.
     let deadline = Instant::now() + BOOT;
     while model_requests(a.model()) < 1 || model_requests(b.model()) < 1 {
-        if Instant::now() > deadline {
+        let exited = first.try_wait().unwrap().is_some() || second.try_wait().unwrap().is_some();
+        if exited || Instant::now() > deadline {
             for pid in [first.id(), second.id()] {
                 eprintln!("process {pid}: {}", describe_process(pid));
             }
@@ -501,9 +505,11 @@ fn two_sessions_run_at_the_same_time_in_two_vms() {
                 second.wait_with_output().unwrap(),
             );
             panic!(
-                "the sessions did not both reach their models; A:\n{}{}\nB:\n{}{}",
+                "the sessions did not both reach their models; A ({:?}):\n{}{}\nB ({:?}):\n{}{}",
+                first.status,
                 text(&first.stdout),
                 text(&first.stderr),
+                second.status,
                 text(&second.stdout),
                 text(&second.stderr)
             );
@@ -578,6 +584,46 @@ fn provider_errors_are_shown_in_words_and_the_transcript_is_kept() {
         );
     }
     eprintln!("provider errors: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn a_vm_that_cannot_boot_is_explained_with_where_its_console_log_is() {
+    let _vm = vm_test();
+    let home = Home::bare();
+    // A damaged kernel: QEMU refuses it at once.
+    let images = home.home.join("images").join("x86_64");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::write(images.join("kernel"), vec![0x42u8; 64 * 1024]).unwrap();
+    let source = image_source();
+    for file in ["initramfs.cpio.gz", "manifest.json"] {
+        std::os::unix::fs::symlink(source.join(file), images.join(file)).unwrap();
+    }
+    let out = home.output(&["run", "--folder", &home.folder_arg(), "hello"], "");
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("The VM could not start: QEMU stopped"),
+        "{stdout}"
+    );
+    let id = home.session_id();
+    let log = home.home.join("sessions").join(&id).join("console.log");
+    assert!(
+        stdout.contains(&format!("The whole console log is in {}", log.display())),
+        "{stdout}"
+    );
+    // The session stays and can be resumed once the image is fixed; the undelivered message is kept
+    // in the transcript, marked as not delivered.
+    let shown = text(&home.output(&["sessions", "show", &id], "").stdout);
+    assert!(
+        shown.contains("hello") && shown.contains("not delivered"),
+        "{shown}"
+    );
+    assert!(stdout.contains("workroom run --resume"), "{stdout}");
 }
 
 #[test]

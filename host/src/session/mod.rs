@@ -10,7 +10,7 @@
 pub mod broker;
 mod connection;
 pub mod lease;
-mod runtime;
+pub(crate) mod runtime;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +26,7 @@ use crate::settings::Settings;
 use crate::store::{SessionRecord, Store, StoreError};
 use crate::vm::VmBackend;
 pub use broker::{PermissionAnswer, PermissionPrompt};
+pub use runtime::{console_log, session_dir};
 
 /// Why a session operation failed, in words for the person using the app.
 #[derive(Debug, Error)]

@@ -24,6 +24,11 @@ pub fn session_dir(data_dir: &Path, id: &str) -> PathBuf {
     data_dir.join("sessions").join(id)
 }
 
+/// Where a session's guest console is written.
+pub fn console_log(data_dir: &Path, id: &str) -> PathBuf {
+    session_dir(data_dir, id).join("console.log")
+}
+
 /// A running VM with its agent connection.
 struct Live {
     machine: Machine,
@@ -131,7 +136,10 @@ impl Runtime {
                 self.queued.push_back(text);
                 if self.live.is_none() {
                     if let Err(message) = self.boot().await {
-                        self.queued.clear();
+                        // Keep what the person wrote in the transcript even though the agent never saw it.
+                        for text in self.queued.drain(..).collect::<Vec<_>>() {
+                            self.record(Direction::Host, &json!({"type": "workroom_unsent", "text": text, "reason": message}));
+                        }
                         self.emit(SessionEvent::Error { message });
                         return;
                     }

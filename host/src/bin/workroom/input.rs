@@ -196,6 +196,8 @@ impl Reader {
                 None => Key::Eof,
             };
         }
+        // Leftovers of earlier reads (a pasted block) are not answers to this question either.
+        self.buf.clear();
         let _mode = KeyMode::enter();
         loop {
             if let Some(key) = self.take_key() {
@@ -282,6 +284,34 @@ pub fn save_terminal_mode() {
 /// Puts back the mode saved at start-up (no-op when stdin is not a terminal).
 pub fn restore_terminal_mode() {
     if let Some(mode) = *SAVED_MODE.lock().unwrap_or_else(PoisonError::into_inner) {
+        set_mode(&mode);
+    }
+}
+
+/// Throws away whatever was typed but not read yet, so keys pressed before a question was shown can
+/// never answer it. Called before the question is printed: a key pressed after seeing it is kept.
+pub fn discard_typed_ahead() {
+    if crate::term::stdin_is_terminal() {
+        // SAFETY: tcflush on fd 0, which stays open for the life of the process.
+        unsafe {
+            libc::tcflush(libc::STDIN_FILENO, libc::TCIFLUSH);
+        }
+    }
+}
+
+/// Turns the terminal's echo on or off (no-op when stdin is not a terminal). Off while the agent
+/// works, so keys typed meanwhile do not land in the middle of its output and the spinner; they stay
+/// queued for the next line.
+pub fn set_echo(on: bool) {
+    if !crate::term::stdin_is_terminal() {
+        return;
+    }
+    if let Some(mut mode) = get_mode() {
+        if on {
+            mode.c_lflag |= libc::ECHO;
+        } else {
+            mode.c_lflag &= !libc::ECHO;
+        }
         set_mode(&mode);
     }
 }

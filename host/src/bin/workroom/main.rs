@@ -24,6 +24,7 @@ use crate::args::{Cli, Command, SessionsAction};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     term::init();
     let outcome = dispatch(cli);
     // Whatever happened, leave the terminal as we found it (echo and line editing on).
@@ -35,6 +36,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Library diagnostics go to stderr, quiet by default so they never mix into the conversation;
+/// `WORKROOM_LOG=info` (or `debug`) shows more.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WORKROOM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {

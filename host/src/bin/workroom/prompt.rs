@@ -44,7 +44,8 @@ pub fn ask(screen: &mut Screen, prompt: &PermissionPrompt) {
     ));
     // A one-line command already quoted in the summary need not be shown twice.
     let detail = prompt.detail.as_deref().filter(|d| {
-        !d.trim().is_empty() && !(d.lines().count() == 1 && prompt.summary.contains(d.trim()))
+        let quoted = d.lines().count() == 1 && prompt.summary.contains(d.trim());
+        !d.trim().is_empty() && !quoted
     });
     if let Some(detail) = detail {
         let lines: Vec<&str> = detail.lines().collect();

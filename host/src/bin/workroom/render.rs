@@ -30,6 +30,8 @@ pub struct Renderer {
     last_total_cost: f64,
     /// An API error already printed from its synthetic assistant message.
     shown_error: Option<String>,
+    /// The model last mentioned in a transcript.
+    model: Option<String>,
 }
 
 impl Renderer {
@@ -51,6 +53,7 @@ impl Renderer {
             tools: HashMap::new(),
             last_total_cost: 0.0,
             shown_error: None,
+            model: None,
         }
     }
 
@@ -64,6 +67,13 @@ impl Renderer {
             "system" => self.system(frame),
             "workroom_permission" => self.decision(frame),
             "workroom_vm" => self.vm_record(frame),
+            "workroom_unsent" => {
+                self.user_message(frame["text"].as_str().unwrap_or_default());
+                self.failure(&format!(
+                    "not delivered: {}",
+                    frame["reason"].as_str().unwrap_or("the VM did not start")
+                ));
+            }
             _ => {}
         }
     }
@@ -249,7 +259,7 @@ impl Renderer {
         }
         for (i, line) in lines.iter().take(shown).enumerate() {
             let lead = if i == 0 { "⎿  " } else { "   " };
-            let line = clip(line, LINE_WIDTH);
+            let line = clip(&friendly_paths(line), LINE_WIDTH);
             let styled = if is_error {
                 red().apply_to(format!("{lead}{line}")).to_string()
             } else {
@@ -338,9 +348,13 @@ impl Renderer {
             "compact_boundary" => {
                 self.note("(the conversation so far was summarised to make room)")
             }
+            // The agent says this at every turn; a transcript mentions the model when it changes.
             "init" if self.transcript => {
-                let model = frame["model"].as_str().unwrap_or("?");
-                self.note(&format!("agent started (model {model})"));
+                let model = frame["model"].as_str().unwrap_or("?").to_string();
+                if self.model.as_deref() != Some(model.as_str()) {
+                    self.note(&format!("model: {model}"));
+                    self.model = Some(model);
+                }
             }
             _ => {}
         }
@@ -430,6 +444,28 @@ pub fn display_path(path: &str) -> String {
     path.to_string()
 }
 
+/// Every guest path in `text` as the person knows it (see [`display_path`]).
+fn friendly_paths(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("/sessions/") {
+        let after = &rest[start + "/sessions/".len()..];
+        // `<id>/mnt/`: an id has no slash and no space.
+        let id_len = after
+            .find(|c: char| c == '/' || c.is_whitespace())
+            .unwrap_or(after.len());
+        if after[id_len..].starts_with("/mnt/") {
+            out.push_str(&rest[..start]);
+            rest = &after[id_len + "/mnt/".len()..];
+        } else {
+            out.push_str(&rest[..start + 1]);
+            rest = &rest[start + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn first_line(text: &str) -> String {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or_default().to_string();
@@ -516,6 +552,22 @@ mod tests {
             "TODO in w/src"
         );
         assert!(tool_summary("Bash", &json!({"command": "x".repeat(500)})).ends_with('…'));
+    }
+
+    #[test]
+    fn guest_paths_in_output_read_as_folder_paths() {
+        assert_eq!(
+            friendly_paths("File created successfully at: /sessions/05ab-41/mnt/work/a.txt"),
+            "File created successfully at: work/a.txt"
+        );
+        assert_eq!(
+            friendly_paths("/sessions/x y and /etc"),
+            "/sessions/x y and /etc"
+        );
+        assert_eq!(
+            friendly_paths("cp /sessions/a/mnt/w/1 /sessions/a/mnt/w/2"),
+            "cp w/1 w/2"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use workroom_host::store::SessionRecord;
 use workroom_host::vm::Arch;
 
 use crate::args::RunArgs;
-use crate::input::{Got, Input, Key, Want};
+use crate::input::{self, Got, Input, Key, Want};
 use crate::prompt::{self, Choice};
 use crate::render::{seconds, Renderer};
 use crate::setup::{self, App};
@@ -271,6 +271,7 @@ impl Chat {
         }
         if self.asking.is_none() {
             if let Some(prompt) = self.questions.pop_front() {
+                input::discard_typed_ahead();
                 if let Some(r) = self.renderer() {
                     prompt::ask(&mut r.screen, &prompt);
                 }
@@ -295,13 +296,20 @@ impl Chat {
                     r.screen.ask(format!("{} ", cyan().bold().apply_to("›")));
                 }
             }
-            self.input.want(Want::Line);
+            self.want_line();
         }
+    }
+
+    /// Reads a line, which the person sees as they type it.
+    fn want_line(&mut self) {
+        input::set_echo(true);
+        self.input.want(Want::Line);
     }
 
     fn send(&mut self, text: String) {
         let Some(handle) = &self.handle else { return };
         handle.send(text);
+        input::set_echo(false);
         self.turn = Some(Instant::now());
         self.last_ctrl_c = None;
         if self.vm_running {
@@ -484,6 +492,12 @@ impl Chat {
         let Some(asking) = self.asking.take() else {
             return;
         };
+        let allowed = matches!(
+            answer,
+            PermissionAnswer::AllowOnce
+                | PermissionAnswer::AllowForSession
+                | PermissionAnswer::AlwaysAllow
+        );
         if let Some(r) = self.renderer() {
             prompt::echo(&mut r.screen, &answer);
             r.tool_allowed(asking.prompt.tool_use_id.as_deref());
@@ -492,7 +506,11 @@ impl Chat {
             handle.answer(&asking.prompt.request_id, answer);
         }
         if self.questions.is_empty() && self.turn.is_some() {
-            self.spin(format!("{} running", asking.prompt.tool_name));
+            self.spin(if allowed {
+                format!("{} running", asking.prompt.tool_name)
+            } else {
+                "thinking".into()
+            });
         }
     }
 
@@ -502,6 +520,9 @@ impl Chat {
             Got::Line(line) => {
                 if let Some(r) = self.renderer() {
                     r.screen.answered();
+                }
+                if self.turn.is_some() {
+                    input::set_echo(false);
                 }
                 if let Some(asking) = &self.asking {
                     if asking.want_message {
@@ -562,7 +583,7 @@ impl Chat {
                         r.screen.line("");
                         prompt::ask_message(&mut r.screen);
                     }
-                    self.input.want(Want::Line);
+                    self.want_line();
                 }
                 Choice::Unknown => {
                     if let Some(r) = self.renderer() {
@@ -590,7 +611,6 @@ impl Chat {
         self.last_ctrl_c = Some(now);
         if let Some(r) = self.renderer() {
             r.screen.stop_spin();
-            r.screen.answered();
         }
         if again {
             self.finished = Some(ExitCode::from(EXIT_INTERRUPTED));

@@ -42,13 +42,9 @@ impl App {
         self.host(Arc::new(NoVms))
     }
 
-    /// Where a session's guest console is written (the session runtime's layout:
-    /// `<data>/sessions/<id>/console.log`).
+    /// Where a session's guest console is written.
     pub fn console_log(&self, session_id: &str) -> PathBuf {
-        self.data_dir
-            .join("sessions")
-            .join(session_id)
-            .join("console.log")
+        workroom_host::session::console_log(&self.data_dir, session_id)
     }
 }
 
