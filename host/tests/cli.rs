@@ -9,6 +9,8 @@
 
 #[path = "cli/pty.rs"]
 mod pty;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -35,27 +37,7 @@ fn vm_test() -> MutexGuard<'static, ()> {
 
 /// The built guest image (see the module docs).
 fn image_source() -> PathBuf {
-    let dir = match std::env::var_os("WORKROOM_TEST_IMAGE_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = std::env::var_os("WORKROOM_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    let home = std::env::var_os("HOME").expect("HOME is set");
-                    PathBuf::from(home).join(".local/share/workroom")
-                });
-            home.join("images").join("x86_64")
-        }
-    };
-    for file in ["kernel", "initramfs.cpio.gz", "manifest.json"] {
-        assert!(
-            dir.join(file).is_file(),
-            "the guest image is missing in {} (no {file}): build it with `cargo run -p workroom-image -- build --arch x86_64` \
-             (or point WORKROOM_TEST_IMAGE_DIR at a directory with kernel, initramfs.cpio.gz and manifest.json)",
-            dir.display()
-        );
-    }
-    dir
+    support::built_image_dir()
 }
 
 /// Links the image into `<home>/images/x86_64`, where the CLI looks for it.

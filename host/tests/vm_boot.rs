@@ -8,6 +8,8 @@
 //!
 //! The boots run one at a time (a process-wide lock), since every TCG boot needs a whole core.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -38,29 +40,11 @@ struct Image {
 }
 
 fn image() -> Image {
-    let dir = match std::env::var_os("WORKROOM_TEST_IMAGE_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = std::env::var_os("WORKROOM_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    let home = std::env::var_os("HOME").expect("HOME is set");
-                    PathBuf::from(home).join(".local/share/workroom")
-                });
-            home.join("images").join("x86_64")
-        }
-    };
-    let image = Image {
+    let dir = support::built_image_dir();
+    Image {
         kernel: dir.join("kernel"),
         initramfs: dir.join("initramfs.cpio.gz"),
-    };
-    assert!(
-        image.kernel.is_file() && image.initramfs.is_file(),
-        "the guest image is missing in {}: build it with `cargo run -p workroom-image -- build --arch x86_64` \
-         (or point WORKROOM_TEST_IMAGE_DIR at a directory with `kernel` and `initramfs.cpio.gz`)",
-        dir.display()
-    );
-    image
+    }
 }
 
 fn tools() -> Tools {

@@ -3,7 +3,9 @@
 //!
 //! Needs the tools and a built image (see `vm_boot.rs` for where it is looked up; CI builds it first).
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,27 +14,9 @@ use serde_json::{json, Value};
 use workroom_host::session::{Host, NewSession, SessionEvent, SessionHandle, VmState};
 use workroom_host::vm::{QemuBackend, QemuOptions, Tools};
 
-fn image_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("WORKROOM_TEST_IMAGE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("WORKROOM_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-                .join(".local/share/workroom")
-        });
-    home.join("images/x86_64")
-}
-
 /// A data directory whose images folder points at the built image.
 fn data_dir_with_image() -> tempfile::TempDir {
-    let image = image_dir();
-    assert!(
-        image.join("kernel").exists(),
-        "no guest image in {}; build it with: cargo run -p workroom-image -- build --arch x86_64",
-        image.display()
-    );
+    let image = support::built_image_dir();
     let data = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(data.path().join("images")).unwrap();
     std::os::unix::fs::symlink(&image, data.path().join("images/x86_64")).unwrap();

@@ -18,6 +18,24 @@ use tokio::process::Command;
 use workroom_host::vm::FakeGuest;
 use workroom_protocol::vm::{cmdline, decode_cmdline_value, ports};
 
+/// The built x86_64 guest image: `$WORKROOM_TEST_IMAGE_DIR`, else the data directory's
+/// `images/x86_64` (`$WORKROOM_HOME` or the platform default). Tests do not build it themselves: a nested
+/// `cargo run` would wait on the outer `cargo test`'s build lock. CI builds it first.
+pub fn built_image_dir() -> PathBuf {
+    let dir = std::env::var_os("WORKROOM_TEST_IMAGE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workroom_host::paths::images_dir().join("x86_64"));
+    for file in ["kernel", "initramfs.cpio.gz", "manifest.json"] {
+        assert!(
+            dir.join(file).is_file(),
+            "the guest image is missing in {} (no {file}): build it with `cargo run -p workroom-image -- build --arch x86_64` \
+             (or point WORKROOM_TEST_IMAGE_DIR at a directory with kernel, initramfs.cpio.gz and manifest.json)",
+            dir.display()
+        );
+    }
+    dir
+}
+
 /// The agent binary (built on demand).
 pub fn agent_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
