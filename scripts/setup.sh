@@ -12,6 +12,8 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v nc >/dev/null || need_apt+=(netcat-openbsd)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# The host reaches the Secret Service keychain over D-Bus.
+[ -e /usr/include/dbus-1.0/dbus/dbus.h ] || need_apt+=(libdbus-1-dev)
 # virtiofsd links libcap-ng and libseccomp.
 [ -e /usr/include/cap-ng.h ] || need_apt+=(libcap-ng-dev)
 [ -e /usr/include/seccomp.h ] || need_apt+=(libseccomp-dev)

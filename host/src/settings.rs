@@ -1,5 +1,6 @@
 //! Host settings (stored in the database, overridable by the environment) and model credentials.
 
+use crate::credentials::{self, Secret};
 use crate::guest::model_proxy::Upstream;
 use crate::store::{Store, StoreError};
 
@@ -107,9 +108,11 @@ impl Settings {
         Ok(s)
     }
 
-    /// The model proxy's upstream, with credentials from the environment (they stay on the host).
+    /// The model proxy's upstream, with credentials from the keychain or the environment (they stay
+    /// on the host).
     pub fn upstream(&self) -> Upstream {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let secret = |s: Secret| credentials::load(s).map(|(value, _)| value);
         match self.provider {
             ProviderKind::Anthropic => Upstream::Anthropic {
                 base_url: self
@@ -117,7 +120,7 @@ impl Settings {
                     .clone()
                     .or_else(|| env("ANTHROPIC_BASE_URL"))
                     .unwrap_or_else(|| "https://api.anthropic.com".into()),
-                api_key: env("ANTHROPIC_API_KEY"),
+                api_key: secret(Secret::AnthropicApiKey),
                 auth_token: env("ANTHROPIC_AUTH_TOKEN"),
             },
             ProviderKind::OpenAi => Upstream::OpenAi {
@@ -126,7 +129,7 @@ impl Settings {
                     .clone()
                     .or_else(|| env("OPENAI_BASE_URL"))
                     .unwrap_or_else(|| "http://127.0.0.1:11434/v1".into()),
-                api_key: env("OPENAI_API_KEY"),
+                api_key: secret(Secret::OpenAiApiKey),
             },
         }
     }

@@ -155,6 +155,18 @@ pub enum ConfigAction {
     Get { key: Option<String> },
     /// Save a setting.
     Set { key: String, value: String },
+    /// Save the model API key in the system keychain (read from standard input, never echoed).
+    SetKey {
+        /// Which service the key is for: anthropic (default) or openai.
+        #[arg(long, default_value = "anthropic")]
+        provider: String,
+    },
+    /// Remove the model API key from the system keychain.
+    ForgetKey {
+        /// anthropic (default) or openai.
+        #[arg(long, default_value = "anthropic")]
+        provider: String,
+    },
 }
 
 #[cfg(test)]

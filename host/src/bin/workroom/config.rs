@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
+use workroom_host::credentials::{self, Secret};
 use workroom_host::settings::{keys, ProviderKind, Settings};
 
 use crate::setup::App;
@@ -125,6 +126,42 @@ fn effective(s: &Settings, key: &str) -> String {
         keys::BOOT_TIMEOUT_SECS => s.boot_timeout_secs.to_string(),
         _ => String::new(),
     }
+}
+
+fn secret_for(provider: &str) -> anyhow::Result<Secret> {
+    match ProviderKind::parse(provider) {
+        Some(ProviderKind::Anthropic) => Ok(Secret::AnthropicApiKey),
+        Some(ProviderKind::OpenAi) => Ok(Secret::OpenAiApiKey),
+        None => bail!("provider must be anthropic or openai, not {provider:?}"),
+    }
+}
+
+/// `workroom config set-key`: reads the key without echoing it and files it in the keychain.
+pub fn set_key(provider: &str) -> anyhow::Result<ExitCode> {
+    let secret = secret_for(provider)?;
+    let term = console::Term::stderr();
+    let key = if term.is_term() {
+        term.write_str("API key (input hidden): ")?;
+        term.read_secure_line()?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        bail!("no key given; nothing was saved");
+    }
+    credentials::save(secret, key)?;
+    println!("Saved in the system keychain; sessions will use it. (It never enters the VM.)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `workroom config forget-key`.
+pub fn forget_key(provider: &str) -> anyhow::Result<ExitCode> {
+    credentials::forget(secret_for(provider)?)?;
+    println!("Removed from the system keychain.");
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -269,15 +269,22 @@ fn store_and_credentials(app: &App) -> Vec<Check> {
                 .map(|u| format!(" at {u}"))
                 .unwrap_or_default();
             if settings.has_credentials() {
+                let from = match workroom_host::credentials::load(
+                    workroom_host::credentials::Secret::AnthropicApiKey,
+                ) {
+                    Some((_, workroom_host::credentials::Source::Keychain)) => " (system keychain)",
+                    Some((_, workroom_host::credentials::Source::Environment)) => " (environment)",
+                    None => "",
+                };
                 Check::pass(
                     "model credentials",
-                    format!("configured for the {upstream}{base}"),
+                    format!("configured for the {upstream}{base}{from}"),
                 )
             } else {
                 Check::fail(
                     "model credentials",
                     format!("no API key for the {upstream}{base}"),
-                    "export ANTHROPIC_API_KEY=<your key>   (or use a local model: workroom config set provider openai)",
+                    "workroom config set-key   (or export ANTHROPIC_API_KEY=<your key>; or a local model: workroom config set provider openai)",
                 )
             }
         }

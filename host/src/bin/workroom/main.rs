@@ -80,6 +80,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config { action } => match action {
             args::ConfigAction::Get { key } => config::get(&app, key.as_deref()),
             args::ConfigAction::Set { key, value } => config::set(&app, &key, &value),
+            args::ConfigAction::SetKey { provider } => config::set_key(&provider),
+            args::ConfigAction::ForgetKey { provider } => config::forget_key(&provider),
         },
     }
 }
