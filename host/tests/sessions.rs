@@ -352,3 +352,22 @@ async fn the_memory_cap_refuses_a_vm_that_would_not_fit() {
     .await;
     second.close().await;
 }
+
+#[tokio::test]
+async fn closing_a_session_while_its_vm_boots_stops_the_boot_and_keeps_the_message() {
+    let rig = rig(|_| json!({}), &[]);
+    // Nobody plays the guest, so this VM never says hello: the boot would wait for its timeout.
+    let mut session = rig.host.open_session(&rig.id).unwrap();
+    session.send("hello?");
+    until(&mut session, |e| {
+        matches!(e, SessionEvent::Vm(VmState::Booting { step }) if step.contains("starting the virtual machine"))
+    })
+    .await;
+    tokio::time::timeout(Duration::from_secs(5), session.close())
+        .await
+        .expect("closing does not wait for the boot");
+    let (frames, _) = rig.host.store().frames(&rig.id).unwrap();
+    assert!(frames
+        .iter()
+        .any(|f| f.body["type"] == "workroom_unsent" && f.body["text"] == "hello?"));
+}

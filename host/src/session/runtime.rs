@@ -29,6 +29,13 @@ pub fn console_log(data_dir: &Path, id: &str) -> PathBuf {
     session_dir(data_dir, id).join("console.log")
 }
 
+/// Whether the session goes on after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
 /// A running VM with its agent connection.
 struct Live {
     machine: Machine,
@@ -76,12 +83,24 @@ pub(crate) async fn run(
         last_activity: Instant::now(),
     };
     let idle = Duration::from_secs(u64::from(rt.host.settings.idle_seconds.max(1)));
+    // Commands that arrived while a VM was booting, handled once it is up.
+    let mut deferred: VecDeque<Command> = VecDeque::new();
     loop {
+        if let Some(command) = deferred.pop_front() {
+            if rt.handle(command, &mut commands, &mut deferred).await == Flow::Close {
+                break;
+            }
+            continue;
+        }
         let idle_left = idle.saturating_sub(rt.last_activity.elapsed());
         tokio::select! {
             command = commands.recv() => match command {
                 Some(Command::Close) | None => break,
-                Some(command) => rt.handle(command).await,
+                Some(command) => {
+                    if rt.handle(command, &mut commands, &mut deferred).await == Flow::Close {
+                        break;
+                    }
+                }
             },
             event = from_live(&mut rt.live) => match event {
                 Some(incoming) => rt.on_agent_frame(incoming).await,
@@ -129,19 +148,49 @@ impl Runtime {
         }
     }
 
-    async fn handle(&mut self, command: Command) {
+    async fn handle(
+        &mut self,
+        command: Command,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+        deferred: &mut VecDeque<Command>,
+    ) -> Flow {
         self.last_activity = Instant::now();
         match command {
             Command::Send(text) => {
                 self.queued.push_back(text);
                 if self.live.is_none() {
-                    if let Err(message) = self.boot().await {
+                    // Booting takes seconds: keep listening, so closing the session stops the boot
+                    // (dropping the boot kills the half-started VM) and other commands wait their turn.
+                    let booted = {
+                        let boot = self.boot();
+                        tokio::pin!(boot);
+                        loop {
+                            tokio::select! {
+                                result = &mut boot => break Some(result),
+                                command = commands.recv() => match command {
+                                    Some(Command::Close) | None => break None,
+                                    Some(other) => deferred.push_back(other),
+                                },
+                            }
+                        }
+                    };
+                    let Some(booted) = booted else {
+                        for text in self.queued.drain(..).collect::<Vec<_>>() {
+                            self.record(Direction::Host, &json!({"type": "workroom_unsent", "text": text, "reason": "the session was closed while its VM was starting"}));
+                        }
+                        return Flow::Close;
+                    };
+                    if let Err(message) = booted {
                         // Keep what the person wrote in the transcript even though the agent never saw it.
                         for text in self.queued.drain(..).collect::<Vec<_>>() {
                             self.record(Direction::Host, &json!({"type": "workroom_unsent", "text": text, "reason": message}));
                         }
                         self.emit(SessionEvent::Error { message });
-                        return;
+                        return Flow::Continue;
+                    }
+                    // An interrupt sent during the boot withdraws the messages it was booting for.
+                    if deferred.iter().any(|c| matches!(c, Command::Interrupt)) {
+                        self.queued.clear();
                     }
                 }
                 self.flush_queue().await;
@@ -166,8 +215,9 @@ impl Runtime {
                 let frame = json!({"type": "control_request", "request_id": format!("mode-{}", uuid::Uuid::new_v4()), "request": {"subtype": "set_permission_mode", "mode": mode}});
                 self.send_to_agent(&frame).await;
             }
-            Command::Close => {}
+            Command::Close => return Flow::Close,
         }
+        Flow::Continue
     }
 
     async fn flush_queue(&mut self) {
