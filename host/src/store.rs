@@ -184,6 +184,10 @@ impl Store {
         })?;
         let path = dir.join("workroom.db");
         let conn = Connection::open(&path).map_err(|e| classify(&path, e))?;
+        // Before anything else: another Workroom process may be opening the same database right now
+        // (switching it to WAL takes a lock), and it should wait for it rather than fail.
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| classify(&path, e))?;
         let store = Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
@@ -211,11 +215,18 @@ impl Store {
     fn migrate(&self) -> Result<(), StoreError> {
         let found = self.with(|c| {
             c.execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL;",
+                "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
             )?;
-            c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", [])?;
-            c.query_row("SELECT value FROM meta WHERE key='schema_version'", [], |r| r.get::<_, String>(0))
-                .optional()
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                [],
+            )?;
+            c.query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
         })?;
         let found: i64 = found.and_then(|v| v.parse().ok()).unwrap_or(0);
         if found > SCHEMA_VERSION {
@@ -734,6 +745,24 @@ mod tests {
             store.setting("idle_minutes").unwrap().as_deref(),
             Some("10")
         );
+    }
+
+    #[test]
+    fn many_openers_at_once_wait_for_each_other_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let openers: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let store = Store::open(&path)?;
+                    store.set_setting(&format!("k{i}"), "v")
+                })
+            })
+            .collect();
+        for opener in openers {
+            opener.join().unwrap().unwrap();
+        }
     }
 
     #[test]
