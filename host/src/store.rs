@@ -213,10 +213,9 @@ impl Store {
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
+        self.with(enable_wal)?;
         let found = self.with(|c| {
-            c.execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
-            )?;
+            c.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")?;
             c.execute(
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
                 [],
@@ -236,7 +235,7 @@ impl Store {
             return Ok(());
         }
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute_batch(
                 "CREATE TABLE IF NOT EXISTS sessions (
                     id TEXT PRIMARY KEY,
@@ -305,7 +304,7 @@ impl Store {
     ) -> Result<SessionRecord, StoreError> {
         let now = now_secs();
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
                 "INSERT INTO sessions (id, title, model, permission_mode, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
                 params![id, title, model, permission_mode, now],
@@ -430,7 +429,7 @@ impl Store {
         let text = body.to_string();
         let at = now_ms();
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let seq: i64 = tx.query_row(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM frames WHERE session_id = ?1",
                 [session_id],
@@ -490,7 +489,7 @@ impl Store {
     /// Records a finished turn's usage and adds it to the session's totals.
     pub fn record_turn(&self, session_id: &str, usage: &TurnUsage) -> Result<i64, StoreError> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let turn: i64 = tx.query_row(
                 "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE session_id = ?1",
                 [session_id],
@@ -606,6 +605,34 @@ impl Store {
             )
         })?;
         Ok(())
+    }
+}
+
+/// Switches the file to WAL. The switch needs an exclusive lock and SQLite does not wait for it (the
+/// busy timeout does not apply), so when another process is opening the same file at this moment we
+/// retry for a while. Once a file is in WAL mode it stays so and this returns at once.
+fn enable_wal(c: &mut Connection) -> rusqlite::Result<()> {
+    let mut attempts = 0;
+    loop {
+        let mode = c.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0));
+        let result = match mode {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(_) => c
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && attempts < 100 =>
+            {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -756,7 +783,14 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     let store = Store::open(&path)?;
-                    store.set_setting(&format!("k{i}"), "v")
+                    store.set_setting(&format!("k{i}"), "v")?;
+                    // Read-then-write transactions from several connections at once.
+                    let id = format!("s{i}");
+                    store.create_session(&id, "t", &[], None, "default")?;
+                    for n in 0..20 {
+                        store.append_frame(&id, Direction::Out, &serde_json::json!({ "n": n }))?;
+                    }
+                    Ok::<_, StoreError>(())
                 })
             })
             .collect();
