@@ -282,6 +282,12 @@ async fn a_vm_that_dies_mid_turn_is_reported_and_the_next_message_resumes_with_h
     };
     assert_eq!(frame["result"], "The word was banana.");
     assert_eq!(rig.backend.started(), 2, "a fresh VM was started");
+    // Each turn's cost is its own, also after the agent process (and its running total) restarted.
+    let turns = rig.host.store().turns(&rig.id).unwrap();
+    assert_eq!(turns.len(), 2);
+    assert!(turns.iter().all(|t| t.cost_usd > 0.0), "{turns:?}");
+    let total: f64 = turns.iter().map(|t| t.cost_usd).sum();
+    assert!((rig.host.store().session(&rig.id).unwrap().cost_usd - total).abs() < 1e-9);
     let last = rig.model.requests().into_iter().last().unwrap();
     let history = last.body["messages"].to_string();
     assert!(

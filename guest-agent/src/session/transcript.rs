@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use workroom_protocol::anthropic::Message;
+use workroom_protocol::anthropic::{Message, MessageContent};
 
 /// One line of a transcript.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,7 +91,7 @@ pub fn load(state_dir: &Path, session_id: &str) -> Option<Vec<Message>> {
             continue;
         }
         match serde_json::from_str::<Entry>(line) {
-            Ok(Entry::Message { message }) => history.push(message),
+            Ok(Entry::Message { message }) => push_merged(&mut history, message),
             Ok(Entry::Compacted { messages }) => history = messages,
             Err(e) => {
                 tracing::warn!(path = %path.display(), line = number + 1, error = %e, "skipping a damaged transcript line")
@@ -99,6 +99,21 @@ pub fn load(state_dir: &Path, session_id: &str) -> Option<Vec<Message>> {
         }
     }
     Some(history)
+}
+
+/// Appends `message`, merging it into a trailing message of the same role (the turn loop merges
+/// consecutive user content in memory but appends each part to the transcript separately).
+fn push_merged(history: &mut Vec<Message>, message: Message) {
+    match history.last_mut() {
+        Some(last) if last.role == message.role => {
+            let mut blocks =
+                std::mem::replace(&mut last.content, MessageContent::Blocks(Vec::new()))
+                    .into_blocks();
+            blocks.extend(message.content.into_blocks());
+            last.content = MessageContent::Blocks(blocks);
+        }
+        _ => history.push(message),
+    }
 }
 
 /// The most recently written session id, for `--continue`.
@@ -114,11 +129,15 @@ pub fn latest(state_dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workroom_protocol::anthropic::{MessageContent, Role};
+    use workroom_protocol::anthropic::{ContentBlock, Role};
 
     fn msg(text: &str) -> Message {
+        said(Role::User, text)
+    }
+
+    fn said(role: Role, text: &str) -> Message {
         Message {
-            role: Role::User,
+            role,
             content: MessageContent::Text(text.into()),
         }
     }
@@ -128,14 +147,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = Transcript::new(Some(dir.path()), "s1");
         t.append(&msg("a")).await;
-        t.append(&msg("b")).await;
+        t.append(&said(Role::Assistant, "b")).await;
         let path = dir.path().join("sessions/s1.jsonl");
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("{broken\n");
         std::fs::write(&path, text).unwrap();
         t.append(&msg("c")).await;
+        t.append(&msg("d")).await;
         let history = load(dir.path(), "s1").unwrap();
-        assert_eq!(history, vec![msg("a"), msg("b"), msg("c")]);
+        // Consecutive user parts come back as one message, as the turn loop holds them.
+        let merged = Message {
+            role: Role::User,
+            content: MessageContent::Blocks(vec![ContentBlock::text("c"), ContentBlock::text("d")]),
+        };
+        assert_eq!(history, vec![msg("a"), said(Role::Assistant, "b"), merged]);
         t.compacted(&[msg("summary")]).await;
         assert_eq!(load(dir.path(), "s1").unwrap(), vec![msg("summary")]);
         assert_eq!(latest(dir.path()).as_deref(), Some("s1"));

@@ -60,6 +60,8 @@ struct Runtime {
     /// Messages waiting for the VM to come up.
     queued: VecDeque<String>,
     last_activity: Instant,
+    /// The running agent process's cumulative cost at its last result (0 for a new process).
+    agent_cost_so_far: f64,
 }
 
 /// Runs a session until it is closed or its handle is dropped.
@@ -81,6 +83,7 @@ pub(crate) async fn run(
         turns_in_flight: 0,
         queued: VecDeque::new(),
         last_activity: Instant::now(),
+        agent_cost_so_far: 0.0,
     };
     let idle = Duration::from_secs(u64::from(rt.host.settings.idle_seconds.max(1)));
     // Commands that arrived while a VM was booting, handled once it is up.
@@ -313,6 +316,7 @@ impl Runtime {
             .send(&init)
             .await
             .map_err(|e| format!("the agent did not accept its first message: {e}"))?;
+        self.agent_cost_so_far = 0.0;
         self.live = Some(Live {
             machine,
             agent,
@@ -445,17 +449,13 @@ impl Runtime {
         self.emit(SessionEvent::Frame { frame });
     }
 
-    /// `total_cost_usd` is cumulative over the agent process; the turn's cost is the increase.
-    fn turn_cost(&self, frame: &Value) -> f64 {
+    /// `total_cost_usd` is cumulative over one agent process; the turn's cost is the increase since
+    /// the previous result of the same process.
+    fn turn_cost(&mut self, frame: &Value) -> f64 {
         let total = frame["total_cost_usd"].as_f64().unwrap_or(0.0);
-        let before: f64 = self
-            .host
-            .store
-            .turns(&self.record.id)
-            .map(|t| t.iter().map(|u| u.cost_usd).sum())
-            .unwrap_or(0.0);
-        let session_base = self.record.cost_usd;
-        (total - (before - session_base)).max(0.0)
+        let cost = (total - self.agent_cost_so_far).max(0.0);
+        self.agent_cost_so_far = total;
+        cost
     }
 
     fn note_created_files(&mut self, frame: &Value) {
