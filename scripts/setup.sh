@@ -28,7 +28,13 @@ if ! command -v qemu-system-x86_64 >/dev/null || ! command -v qemu-system-aarch6
   echo "installing QEMU"
   if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq qemu-system-x86 qemu-system-arm >/dev/null 2>&1; then
     list=$(mktemp)
-    printf 'deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-backports main\n' > "$list"
+    key="[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]"
+    {
+      echo "deb $key http://deb.debian.org/debian bookworm main"
+      echo "deb $key http://deb.debian.org/debian bookworm-updates main"
+      echo "deb $key http://deb.debian.org/debian-security bookworm-security main"
+      echo "deb $key http://deb.debian.org/debian bookworm-backports main"
+    } > "$list"
     apt_bpo=(-o "Dir::Etc::sourcelist=$list" -o "Dir::Etc::sourceparts=-")
     $SUDO apt-get "${apt_bpo[@]}" update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${apt_bpo[@]}" install -y -qq -t bookworm-backports qemu-system-x86 qemu-system-arm >/dev/null
