@@ -10,12 +10,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --all-targets --locked -- -D warnings
 echo "== guest images (rebuilt when the agent changed; both architectures, so the cross build stays honest)"
 cargo run --quiet --locked -p workroom-image -- build --arch x86_64
 cargo run --quiet --locked -p workroom-image -- build --arch aarch64
 echo "== cargo test"
-cargo test --workspace --locked
+cargo test --locked
 echo "== cargo bench (quick smoke run)"
 cargo bench -p workroom-agent --bench agent --locked -- --quick
 
