@@ -19,6 +19,9 @@ cargo test --locked
 echo "== cargo bench (quick smoke run)"
 cargo bench -p workroom-agent --bench agent --locked -- --quick
 
+echo "== the app's page (ui/): type check, unit tests, production build"
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run lint && npm test && npm run build)
+
 echo "== python conformance tests"
 venv=$("$repo/scripts/python-env.sh")
 cargo build -p workroom-agent -p fake-model --locked

@@ -1,0 +1,195 @@
+/**
+ * Scripted sessions for `npm run dev` in a browser: a finished conversation, one waiting for a
+ * permission answer, one whose VM failed, and an "agent" that answers new messages with streamed
+ * text, a tool call that asks permission, and a turn footer. Add `?firstrun` to the URL to walk
+ * through the first-run screens.
+ */
+import { MockBackend } from './mock';
+import * as f from './mockFrames';
+import type { FrameRecord, PermissionAnswer } from './types';
+
+const HOME = '/home/ann';
+const TAXES = `${HOME}/Documents/Taxes 2026`;
+const SITE = `${HOME}/code/website`;
+const PHOTOS = `${HOME}/Pictures/Holiday`;
+const GUEST = (folder: string, file: string) => `/sessions/demo/mnt/${folder}/${file}`;
+
+function stored(frames: [FrameRecord['direction'], Record<string, unknown>][]): FrameRecord[] {
+  const start = Date.now() - 3_600_000;
+  return frames.map(([direction, body], index) => ({ seq: index + 1, direction, body, at_ms: start + index * 1000 }));
+}
+
+const TAXES_TRANSCRIPT = stored([
+  ['host', { type: 'workroom_vm', state: 'running', accel: 'kvm', boot_ms: 1840 }],
+  ['in', f.userMessage('Sum up the receipts in this folder and fix the total in summary.md')],
+  ['out', f.init()],
+  ['out', f.assistant('m1', f.thinkingBlock('The receipts are probably CSV files. I should list them first, then read each one.'))],
+  ['out', f.assistant('m1', f.textBlock("I'll start by listing the receipts."))],
+  ['out', f.assistant('m1', f.toolUseBlock('t0', 'TodoWrite', { todos: [
+    { content: 'List the receipts', status: 'completed', activeForm: 'Listing the receipts' },
+    { content: 'Add up the amounts', status: 'completed', activeForm: 'Adding up the amounts' },
+    { content: 'Fix the total in summary.md', status: 'in_progress', activeForm: 'Fixing the total in summary.md' },
+  ] }))],
+  ['out', f.toolResult('t0', 'Todos have been modified successfully.')],
+  ['out', f.assistant('m1', f.toolUseBlock('t1', 'Glob', { pattern: 'receipts/*.csv', path: GUEST('Taxes 2026', '') }))],
+  ['out', f.toolResult('t1', 'receipts/jan.csv\nreceipts/feb.csv\nreceipts/mar.csv', {
+    structured: { numFiles: 3, filenames: ['receipts/jan.csv', 'receipts/feb.csv', 'receipts/mar.csv'], durationMs: 4, truncated: false },
+  })],
+  ['out', f.assistant('m1', f.toolUseBlock('t2', 'Bash', { command: "awk -F, '{s+=$3} END {print s}' receipts/*.csv", description: 'Add up the amounts' }))],
+  ['out', f.toolResult('t2', '1843.20', { structured: { stdout: '1843.20\n', stderr: '', interrupted: false } })],
+  ['out', f.assistant('m1', f.toolUseBlock('t3', 'Edit', {
+    file_path: GUEST('Taxes 2026', 'summary.md'),
+    old_string: '## Total\n\n1,730.00 EUR',
+    new_string: '## Total\n\n1,843.20 EUR',
+  }))],
+  ['host', { type: 'workroom_permission', request_id: 'r1', tool_name: 'Edit', tool_use_id: 't3', decision: 'allow_once', by: 'user' }],
+  ['out', f.toolResult('t3', `The file ${GUEST('Taxes 2026', 'summary.md')} has been updated successfully.`)],
+  ['out', f.assistant('m2', f.textBlock(
+    'The three receipts add up to **1,843.20 EUR**. I updated `summary.md`:\n\n| Month | Amount |\n| --- | ---: |\n| January | 612.40 |\n| February | 530.80 |\n| March | 700.00 |\n\nThe old total (1,730.00) missed the March pharmacy receipt.',
+  ))],
+  ['out', f.result({ totalCostUsd: 0.0412, inputTokens: 8123, outputTokens: 912, durationMs: 14_200 })],
+  ['host', { type: 'workroom_vm', state: 'stopped', reason: 'stopped after being idle; it starts again with the next message' }],
+]);
+
+const SITE_TRANSCRIPT = stored([
+  ['host', { type: 'workroom_vm', state: 'running', accel: 'kvm', boot_ms: 1620 }],
+  ['in', f.userMessage('Clean the build folder and rebuild the site')],
+  ['out', f.init()],
+  ['out', f.assistant('m1', f.textBlock('I will remove the old build output first.'))],
+  ['out', f.assistant('m1', f.toolUseBlock('t1', 'Bash', { command: 'rm -rf build/', description: 'Remove the old build' }))],
+]);
+
+const PHOTOS_TRANSCRIPT = stored([
+  ['host', { type: 'workroom_unsent', text: 'Rename the photos by the date they were taken', reason: 'the virtual machine did not answer within 60 s' }],
+]);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The demo turn running in a session, so an answer can reach it and Stop can cut it short. */
+interface DemoTurn {
+  cancelled: boolean;
+  answer?: (answer: PermissionAnswer) => void;
+  onCancel?: () => void;
+}
+const running = new Map<string, DemoTurn>();
+/** Per session, the end of the last turn queued: like the agent, one turn at a time, in order. */
+const chains = new Map<string, Promise<void>>();
+
+async function streamText(backend: MockBackend, id: string, turn: { cancelled: boolean }, messageId: string, index: number, text: string) {
+  backend.emit(id, f.frame(f.blockStart(index, { type: 'text', text: '' })));
+  for (const word of text.match(/\S+\s*/g) ?? []) {
+    if (turn.cancelled) return false;
+    backend.emit(id, f.frame(f.textDelta(index, word)));
+    await sleep(35);
+  }
+  backend.emit(id, f.frame(f.assistant(messageId, f.textBlock(text))));
+  backend.emit(id, f.frame(f.blockStop(index)));
+  return true;
+}
+
+async function demoTurn(backend: MockBackend, id: string, text: string) {
+  const turn: DemoTurn = { cancelled: false };
+  running.set(id, turn);
+  if (backend.vmOf(id)?.state !== 'running') {
+    for (const step of ['preparing the virtual machine', 'starting the virtual machine', 'starting the agent']) {
+      backend.emit(id, { type: 'vm', state: 'booting', step });
+      await sleep(500);
+    }
+    backend.emit(id, { type: 'vm', state: 'running', accel: 'kvm', boot_ms: 1500 });
+  }
+  backend.emit(id, f.frame(f.init()));
+  const messageId = `demo-${Date.now()}`;
+  backend.emit(id, f.frame(f.messageStart(messageId)));
+  const intro = `You asked: *${text.slice(0, 80)}*.\n\nHere is the plan:\n\n1. Look at what is in the folder\n2. Clean up old build output\n3. Report back\n\n\`\`\`bash\nls -la\nrm -rf build/\n\`\`\``;
+  if (!(await streamText(backend, id, turn, messageId, 0, intro))) return;
+  const toolId = `toolu-${Date.now()}`;
+  backend.emit(id, f.frame(f.blockStart(1, { type: 'tool_use', id: toolId, name: 'Bash', input: {} })));
+  backend.emit(id, f.frame(f.inputDelta(1, '{"command": "rm -rf build/"}')));
+  backend.emit(id, f.frame(f.assistant(messageId, f.toolUseBlock(toolId, 'Bash', { command: 'rm -rf build/', description: 'Remove old build output' }))));
+  backend.emit(id, f.frame(f.blockStop(1)));
+  const answer = await new Promise<PermissionAnswer | null>((resolve) => {
+    turn.answer = resolve;
+    turn.onCancel = () => resolve(null);
+    backend.emit(id, f.permissionEvent(f.bashPrompt(`req-${Date.now()}`, toolId, 'rm -rf build/', 'website')));
+  });
+  if (!answer || turn.cancelled) return;
+  const allowed = answer.kind !== 'deny' && answer.kind !== 'deny_with_message';
+  backend.emit(
+    id,
+    f.frame(
+      allowed
+        ? f.toolResult(toolId, '', { structured: { stdout: 'removed build/index.html\nremoved build/app.js\n', stderr: '', interrupted: false } })
+        : f.toolResult(toolId, 'The user denied this action.', { isError: true }),
+    ),
+  );
+  await sleep(300);
+  const second = `${messageId}-2`;
+  backend.emit(id, f.frame(f.messageStart(second)));
+  const outro = allowed ? 'Done: the old build output is gone. Want me to rebuild now?' : 'Understood, I left the build folder alone.';
+  if (!(await streamText(backend, id, turn, second, 0, outro))) return;
+  backend.emit(id, f.frame(f.result({ totalCostUsd: 0.0071, inputTokens: 3120, outputTokens: 164, durationMs: 6100 })));
+  running.delete(id);
+}
+
+/** The stored "site" session was waiting on a question when the page loaded; its turn ends with the answer. */
+function storedSiteTurn(backend: MockBackend): Promise<void> {
+  return new Promise((done) => {
+    running.set('site', {
+      cancelled: false,
+      onCancel: done,
+      answer: (answer) => {
+        const allowed = answer.kind !== 'deny' && answer.kind !== 'deny_with_message';
+        backend.emit('site', f.frame(allowed ? f.toolResult('t1', '', { structured: { stdout: '', stderr: '' } }) : f.toolResult('t1', 'The user denied this action.', { isError: true })));
+        backend.emit('site', f.frame(f.assistant('m9', f.textBlock(allowed ? 'The build folder is gone.' : 'OK, I will leave it.'))));
+        backend.emit('site', f.frame(f.result({ totalCostUsd: 0.004 })));
+        running.delete('site');
+        done();
+      },
+    });
+  });
+}
+
+export function demoBackend(): MockBackend {
+  const backend = new MockBackend();
+  const now = Math.floor(Date.now() / 1000);
+  backend.addSession([TAXES], { id: 'taxes', title: 'Receipts total', updated_at: now - 3600, cost_usd: 0.0412 }, TAXES_TRANSCRIPT);
+  backend.addSession([SITE], { id: 'site', title: 'Rebuild the site', updated_at: now - 120 }, SITE_TRANSCRIPT);
+  backend.addSession([PHOTOS], { id: 'photos', title: 'Rename holiday photos', updated_at: now - 86_400 * 3 }, PHOTOS_TRANSCRIPT);
+  backend.setLive('site', { vm: { state: 'running', accel: 'kvm', boot_ms: 1620 }, pending: [f.bashPrompt('req-site', 't1', 'rm -rf build/', 'website')] });
+  backend.setLive('photos', {
+    vm: { state: 'failed', reason: 'The virtual machine did not answer within 60 s.', console_tail: '' },
+    consoleLog: '[    0.000000] Linux version 6.12.0 (workroom)\n[    1.204511] virtio_vsock: probe failed\n[   60.000000] workroom-agent: giving up waiting for the host',
+  });
+  backend.nextPickedFolder = `${HOME}/Documents/Letters`;
+  if (new URLSearchParams(location.search).has('firstrun')) {
+    backend.provider = { kind: 'anthropic', base_url: null, key_source: null, configured: false };
+    backend.image = { state: 'missing', arch: 'x86_64' };
+  }
+  chains.set('site', storedSiteTurn(backend));
+  backend.script = {
+    onSend: (b, id, text) => {
+      const previous = chains.get(id) ?? Promise.resolve();
+      chains.set(id, previous.then(() => demoTurn(b, id, text)));
+    },
+    onAnswer: (_b, id, _requestId, answer) => running.get(id)?.answer?.(answer),
+    onInterrupt: (b, id) => {
+      const turn = running.get(id);
+      if (!turn) return;
+      turn.cancelled = true;
+      turn.onCancel?.();
+      running.delete(id);
+      for (const prompt of b.pendingOf(id)) b.emit(id, { type: 'permission_withdrawn', request_id: prompt.request_id });
+      b.emit(id, f.frame(f.messageStop(true)));
+      b.emit(id, f.frame(f.interruptMarker()));
+      b.emit(id, f.frame(f.interruptedResult()));
+    },
+    onPrepareImage: async (onProgress) => {
+      const steps = ['Downloading packages', 'Building the agent', 'Packing the system image'];
+      for (let i = 0; i <= 30; i += 1) {
+        onProgress({ step: steps[Math.min(2, Math.floor(i / 10))] ?? 'Working', fraction: i / 30 });
+        await sleep(100);
+      }
+    },
+  };
+  return backend;
+}

@@ -1,0 +1,356 @@
+/**
+ * `Backend` in memory, for unit tests and for `npm run dev` in a browser. It behaves like the host
+ * where the page can tell: it stores what a session emits the way the host does (no stream deltas;
+ * prompts pending in memory, not in the transcript), so reopening a session shows what a reload
+ * would. Tests drive it with `emit`, read `calls`, and make a method fail with `failNext`.
+ */
+import type { Backend, BackendError, SessionSubscription, Unsubscribe } from './backend';
+import { backendError } from './errors';
+import { userMessage } from './mockFrames';
+import type {
+  AppSettings,
+  FrameRecord,
+  ImageProgress,
+  ImageStatus,
+  NewSessionOptions,
+  PermissionAnswer,
+  PermissionMode,
+  PermissionPrompt,
+  ProviderSetup,
+  ProviderStatus,
+  SessionEvent,
+  SessionRecord,
+  SessionSnapshot,
+  StorageInfo,
+  VmState,
+} from './types';
+
+interface MockSession {
+  record: SessionRecord;
+  transcript: FrameRecord[];
+  pending: PermissionPrompt[];
+  vm: VmState | null;
+  listeners: Set<(event: SessionEvent) => void>;
+  consoleLog: string;
+}
+
+export interface RecordedCall {
+  method: keyof Backend;
+  args: unknown[];
+}
+
+/** Scripted behaviour for the demo: what the "agent" does when the person acts. */
+export interface MockScript {
+  onSend?(backend: MockBackend, id: string, text: string): void;
+  onAnswer?(backend: MockBackend, id: string, requestId: string, answer: PermissionAnswer): void;
+  onInterrupt?(backend: MockBackend, id: string): void;
+  onPrepareImage?(onProgress: (progress: ImageProgress) => void): Promise<void>;
+}
+
+const ANSWER_NAMES: Record<PermissionAnswer['kind'], string> = {
+  allow_once: 'allow_once',
+  allow_for_session: 'allow_session',
+  always_allow: 'always_allow',
+  deny: 'deny',
+  deny_with_message: 'deny_with_message',
+};
+
+function sessionRecord(id: string, folders: string[], fields: Partial<SessionRecord>): SessionRecord {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    id,
+    title: folders.map((f) => f.split('/').filter(Boolean).pop() ?? f).join(', '),
+    folders,
+    agent_session_id: null,
+    model: null,
+    permission_mode: 'default',
+    created_at: now,
+    updated_at: now,
+    cost_usd: 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    ...fields,
+  };
+}
+
+export class MockBackend implements Backend {
+  readonly calls: RecordedCall[] = [];
+  script: MockScript = {};
+  provider: ProviderStatus = { kind: 'anthropic', base_url: null, key_source: 'keychain', configured: true };
+  image: ImageStatus = { state: 'ready', arch: 'x86_64' };
+  settings: AppSettings = { model: null, default_permission_mode: 'default', vm_memory_mib: 512, vm_cpus: 2, idle_minutes: 10 };
+  storage: StorageInfo = { data_dir: '/home/ann/.local/share/workroom', used_bytes: 734_003_200 };
+  launchFolders: string[] = [];
+  /** What the folder picker returns next (`null`: the person cancels). */
+  nextPickedFolder: string | null = null;
+  opened: string[] = [];
+  private readonly sessions = new Map<string, MockSession>();
+  private readonly folderHandlers = new Set<(paths: string[]) => void>();
+  private readonly failures = new Map<keyof Backend, BackendError>();
+  private nextId = 1;
+  private seq = 1;
+
+  // ── Test controls ───────────────────────────────────────────────────────────
+
+  /** Adds a stored session. */
+  addSession(folders: string[], fields: Partial<SessionRecord> = {}, transcript: FrameRecord[] = []): SessionRecord {
+    const id = fields.id ?? `session-${this.nextId++}`;
+    const record = sessionRecord(id, folders, { ...fields, id });
+    this.sessions.set(id, { record, transcript: [...transcript], pending: [], vm: null, listeners: new Set(), consoleLog: '' });
+    return record;
+  }
+
+  /** Sets what the host holds in memory for a session (pending prompts, VM state). */
+  setLive(id: string, live: { pending?: PermissionPrompt[]; vm?: VmState | null; consoleLog?: string }): void {
+    const session = this.session(id);
+    if (live.pending) session.pending = [...live.pending];
+    if (live.vm !== undefined) session.vm = live.vm;
+    if (live.consoleLog !== undefined) session.consoleLog = live.consoleLog;
+  }
+
+  /** A session emits an event: stored as the host stores it, then delivered to open windows. */
+  emit(id: string, event: SessionEvent): void {
+    const session = this.session(id);
+    switch (event.type) {
+      case 'vm':
+        session.vm = (({ type: _type, ...vm }) => vm)(event) as VmState;
+        if (event.state === 'failed' || event.state === 'stopped') session.pending = [];
+        break;
+      case 'frame': {
+        const body = event.frame as Record<string, unknown>;
+        if (body.type !== 'stream_event') this.store(session, 'out', body);
+        break;
+      }
+      case 'permission': {
+        const { type: _type, ...prompt } = event;
+        session.pending.push(prompt);
+        break;
+      }
+      case 'permission_withdrawn':
+        session.pending = session.pending.filter((p) => p.request_id !== event.request_id);
+        break;
+      default:
+        break;
+    }
+    for (const listener of [...session.listeners]) listener(event);
+  }
+
+  /** Stores a host-side record (`workroom_*`), as the host does. */
+  recordHost(id: string, body: Record<string, unknown>): void {
+    this.store(this.session(id), 'host', body);
+  }
+
+  /** The next call of `method` rejects with this error. */
+  failNext(method: keyof Backend, error: BackendError): void {
+    this.failures.set(method, error);
+  }
+
+  offerFolders(paths: string[]): void {
+    for (const handler of [...this.folderHandlers]) handler(paths);
+  }
+
+  pendingOf(id: string): PermissionPrompt[] {
+    return [...this.session(id).pending];
+  }
+
+  vmOf(id: string): VmState | null {
+    return this.session(id).vm;
+  }
+
+  transcriptOf(id: string): FrameRecord[] {
+    return [...this.session(id).transcript];
+  }
+
+  // ── Backend ─────────────────────────────────────────────────────────────────
+
+  async listSessions(): Promise<SessionRecord[]> {
+    this.enter('listSessions', []);
+    return [...this.sessions.values()].map((s) => ({ ...s.record })).sort((a, b) => b.updated_at - a.updated_at);
+  }
+
+  async createSession(folders: string[], options: NewSessionOptions = {}): Promise<SessionRecord> {
+    this.enter('createSession', [folders, options]);
+    if (folders.length === 0) throw backendError('folder_not_shareable', 'Choose at least one folder for the session.');
+    const fields: Partial<SessionRecord> = {};
+    if (options.title !== undefined) fields.title = options.title;
+    if (options.model !== undefined) fields.model = options.model;
+    fields.permission_mode = options.permission_mode ?? this.settings.default_permission_mode;
+    return { ...this.addSession(folders, fields) };
+  }
+
+  async openSession(id: string, onEvent: (event: SessionEvent) => void): Promise<SessionSubscription> {
+    this.enter('openSession', [id]);
+    const session = this.session(id);
+    // One window: a new subscription replaces the old one, as the shell does after a reload.
+    session.listeners.clear();
+    session.listeners.add(onEvent);
+    this.opened.push(id);
+    const snapshot: SessionSnapshot = {
+      record: { ...session.record },
+      transcript: [...session.transcript],
+      pending: [...session.pending],
+      vm: session.vm,
+    };
+    return { snapshot, unsubscribe: () => session.listeners.delete(onEvent) };
+  }
+
+  async send(id: string, text: string): Promise<void> {
+    this.enter('send', [id, text]);
+    const session = this.session(id);
+    this.store(session, 'in', userMessage(text));
+    this.script.onSend?.(this, id, text);
+  }
+
+  async interrupt(id: string): Promise<void> {
+    this.enter('interrupt', [id]);
+    this.session(id);
+    this.script.onInterrupt?.(this, id);
+  }
+
+  async answer(id: string, requestId: string, answer: PermissionAnswer): Promise<void> {
+    this.enter('answer', [id, requestId, answer]);
+    const session = this.session(id);
+    const prompt = session.pending.find((p) => p.request_id === requestId);
+    if (!prompt) throw backendError('unknown', 'That question was already answered or withdrawn.');
+    session.pending = session.pending.filter((p) => p.request_id !== requestId);
+    this.store(session, 'host', {
+      type: 'workroom_permission',
+      request_id: requestId,
+      tool_name: prompt.tool_name,
+      tool_use_id: prompt.tool_use_id,
+      decision: ANSWER_NAMES[answer.kind],
+      by: 'user',
+    });
+    this.script.onAnswer?.(this, id, requestId, answer);
+  }
+
+  async setMode(id: string, mode: PermissionMode): Promise<void> {
+    this.enter('setMode', [id, mode]);
+    this.session(id).record.permission_mode = mode;
+  }
+
+  async addFolder(id: string, folder: string): Promise<SessionRecord> {
+    this.enter('addFolder', [id, folder]);
+    const record = this.session(id).record;
+    if (!record.folders.includes(folder)) record.folders = [...record.folders, folder];
+    return { ...record };
+  }
+
+  async stopVm(id: string): Promise<void> {
+    this.enter('stopVm', [id]);
+    this.emit(id, { type: 'vm', state: 'stopped', reason: 'you stopped it' });
+  }
+
+  async renameSession(id: string, title: string): Promise<void> {
+    this.enter('renameSession', [id, title]);
+    this.session(id).record.title = title;
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    this.enter('deleteSession', [id]);
+    this.session(id);
+    this.sessions.delete(id);
+  }
+
+  async transcript(id: string): Promise<FrameRecord[]> {
+    this.enter('transcript', [id]);
+    return [...this.session(id).transcript];
+  }
+
+  async consoleLog(id: string): Promise<string> {
+    this.enter('consoleLog', [id]);
+    return this.session(id).consoleLog;
+  }
+
+  async pickFolder(): Promise<string | null> {
+    this.enter('pickFolder', []);
+    return this.nextPickedFolder;
+  }
+
+  onFoldersToOpen(handler: (paths: string[]) => void): Unsubscribe {
+    this.folderHandlers.add(handler);
+    return () => this.folderHandlers.delete(handler);
+  }
+
+  async takeLaunchFolders(): Promise<string[]> {
+    this.enter('takeLaunchFolders', []);
+    const folders = this.launchFolders;
+    this.launchFolders = [];
+    return folders;
+  }
+
+  async providerStatus(): Promise<ProviderStatus> {
+    this.enter('providerStatus', []);
+    return { ...this.provider };
+  }
+
+  async setProvider(setup: ProviderSetup): Promise<ProviderStatus> {
+    this.enter('setProvider', [{ ...setup, api_key: setup.api_key ? '(hidden)' : undefined }]);
+    this.provider = {
+      kind: setup.kind,
+      base_url: setup.base_url ?? null,
+      key_source: setup.api_key ? 'keychain' : this.provider.kind === setup.kind ? this.provider.key_source : null,
+      configured: true,
+    };
+    return { ...this.provider };
+  }
+
+  async imageStatus(): Promise<ImageStatus> {
+    this.enter('imageStatus', []);
+    return this.image;
+  }
+
+  async prepareImage(onProgress: (progress: ImageProgress) => void): Promise<ImageStatus> {
+    this.enter('prepareImage', []);
+    await this.script.onPrepareImage?.(onProgress);
+    this.image = { state: 'ready', arch: this.image.arch };
+    return this.image;
+  }
+
+  async getSettings(): Promise<AppSettings> {
+    this.enter('getSettings', []);
+    return { ...this.settings };
+  }
+
+  async setSettings(changes: Partial<AppSettings>): Promise<AppSettings> {
+    this.enter('setSettings', [changes]);
+    this.settings = { ...this.settings, ...changes };
+    return { ...this.settings };
+  }
+
+  async storageInfo(): Promise<StorageInfo> {
+    this.enter('storageInfo', []);
+    return { ...this.storage };
+  }
+
+  async openLink(url: string): Promise<void> {
+    this.enter('openLink', [url]);
+  }
+
+  async notify(title: string, body: string): Promise<void> {
+    this.enter('notify', [title, body]);
+  }
+
+  // ── Internals ───────────────────────────────────────────────────────────────
+
+  /** Records the call and throws the failure queued for it, if any. */
+  private enter(method: keyof Backend, args: unknown[]): void {
+    this.calls.push({ method, args });
+    const failure = this.failures.get(method);
+    if (failure) {
+      this.failures.delete(method);
+      throw failure;
+    }
+  }
+
+  private session(id: string): MockSession {
+    const session = this.sessions.get(id);
+    if (!session) throw backendError('no_such_session', `There is no session ${id}.`);
+    return session;
+  }
+
+  private store(session: MockSession, direction: FrameRecord['direction'], body: Record<string, unknown>): void {
+    session.transcript.push({ seq: this.seq++, direction, body, at_ms: Date.now() });
+    session.record.updated_at = Math.floor(Date.now() / 1000);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Builders for the frames and events a real session produces, in the captured shapes of the wire
+ * protocol doc (§3) and the host's serde output. The mock backend's scripted sessions and the unit
+ * tests both use them, so they exercise what the app will really receive.
+ */
+import type { PermissionPrompt, SessionEvent } from './types';
+
+export type Frame = Record<string, unknown>;
+
+export const frame = (body: Frame): SessionEvent => ({ type: 'frame', frame: body });
+
+export function init(model = 'claude-sonnet-4-5', permissionMode = 'default'): Frame {
+  return { type: 'system', subtype: 'init', model, permissionMode, session_id: 'agent-1', tools: [] };
+}
+
+export function messageStart(messageId: string): Frame {
+  return { type: 'stream_event', event: { type: 'message_start', message: { id: messageId, role: 'assistant', content: [] } } };
+}
+
+export function blockStart(index: number, block: Frame): Frame {
+  return { type: 'stream_event', event: { type: 'content_block_start', index, content_block: block } };
+}
+
+export function textDelta(index: number, text: string): Frame {
+  return { type: 'stream_event', event: { type: 'content_block_delta', index, delta: { type: 'text_delta', text } } };
+}
+
+export function thinkingDelta(index: number, thinking: string): Frame {
+  return { type: 'stream_event', event: { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking } } };
+}
+
+export function inputDelta(index: number, partialJson: string): Frame {
+  return {
+    type: 'stream_event',
+    event: { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: partialJson } },
+  };
+}
+
+export function blockStop(index: number): Frame {
+  return { type: 'stream_event', event: { type: 'content_block_stop', index } };
+}
+
+export function messageStop(abandoned = false): Frame {
+  return {
+    type: 'stream_event',
+    event: abandoned ? { type: 'message_stop', abandoned_blocks: { from_block_index: 0 } } : { type: 'message_stop' },
+  };
+}
+
+/** One complete block, as the agent emits it: one `assistant` frame per block. */
+export function assistant(messageId: string, block: Frame, extra: Frame = {}): Frame {
+  return {
+    type: 'assistant',
+    message: { id: messageId, type: 'message', role: 'assistant', model: 'claude-sonnet-4-5', content: [block], stop_reason: null },
+    parent_tool_use_id: null,
+    ...extra,
+  };
+}
+
+export const textBlock = (text: string): Frame => ({ type: 'text', text });
+export const thinkingBlock = (thinking: string): Frame => ({ type: 'thinking', thinking, signature: 'sig' });
+export const toolUseBlock = (id: string, name: string, input: Frame): Frame => ({ type: 'tool_use', id, name, input });
+
+/** The agent's `user` frame carrying a tool's result. */
+export function toolResult(toolUseId: string, content: string, options: { isError?: boolean; structured?: unknown } = {}): Frame {
+  return {
+    type: 'user',
+    message: {
+      role: 'user',
+      content: [{ type: 'tool_result', tool_use_id: toolUseId, content, is_error: options.isError ?? false }],
+    },
+    parent_tool_use_id: null,
+    ...(options.structured !== undefined ? { tool_use_result: options.structured } : {}),
+  };
+}
+
+/** The person's message as the host stores it (direction `in`). */
+export function userMessage(text: string): Frame {
+  return { type: 'user', message: { role: 'user', content: text }, parent_tool_use_id: null, session_id: '' };
+}
+
+export function interruptMarker(): Frame {
+  return { type: 'user', message: { role: 'user', content: [{ type: 'text', text: '[Request interrupted by user]' }] } };
+}
+
+export interface ResultOptions {
+  inputTokens?: number;
+  outputTokens?: number;
+  cacheRead?: number;
+  totalCostUsd?: number;
+  durationMs?: number;
+  isError?: boolean;
+  subtype?: string;
+  terminalReason?: string;
+  result?: string;
+}
+
+export function result(options: ResultOptions = {}): Frame {
+  return {
+    type: 'result',
+    subtype: options.subtype ?? 'success',
+    is_error: options.isError ?? false,
+    duration_ms: options.durationMs ?? 1200,
+    duration_api_ms: 800,
+    num_turns: 1,
+    result: options.result ?? '',
+    session_id: 'agent-1',
+    total_cost_usd: options.totalCostUsd ?? 0.0123,
+    usage: {
+      input_tokens: options.inputTokens ?? 1000,
+      cache_read_input_tokens: options.cacheRead ?? 0,
+      cache_creation_input_tokens: 0,
+      output_tokens: options.outputTokens ?? 200,
+    },
+    terminal_reason: options.terminalReason ?? 'completed',
+  };
+}
+
+export function interruptedResult(totalCostUsd = 0.002): Frame {
+  return result({ subtype: 'error_during_execution', isError: true, terminalReason: 'aborted_streaming', totalCostUsd });
+}
+
+export function apiRetry(attempt: number, maxRetries = 10, status = 529, error = 'overloaded', delayMs = 600): Frame {
+  return { type: 'system', subtype: 'api_retry', attempt, max_retries: maxRetries, retry_delay_ms: delayMs, error_status: status, error };
+}
+
+export function bashPrompt(requestId: string, toolUseId: string, command: string, folder = 'Taxes 2026'): PermissionPrompt {
+  return {
+    request_id: requestId,
+    tool_name: 'Bash',
+    tool_use_id: toolUseId,
+    input: { command },
+    summary: `Run \`${command}\` in ${folder}`,
+    detail: command,
+    folder,
+    suggestions: [],
+  };
+}
+
+export function editPrompt(requestId: string, toolUseId: string, file: string, oldText: string, newText: string, folder = 'Taxes 2026'): PermissionPrompt {
+  const lines = (text: string, mark: string) =>
+    text
+      .split('\n')
+      .map((line) => `${mark} ${line}`)
+      .join('\n');
+  return {
+    request_id: requestId,
+    tool_name: 'Edit',
+    tool_use_id: toolUseId,
+    input: { file_path: `/sessions/s1/mnt/${folder}/${file}`, old_string: oldText, new_string: newText },
+    summary: `Edit ${file} in ${folder}`,
+    detail: `${lines(oldText, '-')}\n${lines(newText, '+')}`,
+    folder,
+    suggestions: [],
+  };
+}
+
+export const permissionEvent = (prompt: PermissionPrompt): SessionEvent => ({ type: 'permission', ...prompt });

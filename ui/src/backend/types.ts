@@ -1,0 +1,151 @@
+/**
+ * Wire types shared with the Rust side, mirroring the serde shapes of `workroom-host`
+ * (`host/src/session/mod.rs`, `broker.rs`, `store.rs`, `settings.rs`) and of the desktop shell's
+ * commands (documented in `ui/BACKEND.md`). Field names are the Rust ones (snake_case).
+ */
+
+/** A stored session (`store::SessionRecord`). */
+export interface SessionRecord {
+  id: string;
+  title: string;
+  /** Host paths, in order; the first is the working folder. */
+  folders: string[];
+  agent_session_id: string | null;
+  model: string | null;
+  permission_mode: string;
+  /** Unix seconds. */
+  created_at: number;
+  /** Unix seconds of the last frame. */
+  updated_at: number;
+  cost_usd: number;
+  input_tokens: number;
+  output_tokens: number;
+}
+
+/** Who wrote a stored frame. */
+export type Direction = 'in' | 'out' | 'host';
+
+/** A stored frame (`store::FrameRecord`). */
+export interface FrameRecord {
+  seq: number;
+  direction: Direction;
+  /** A stream-json frame, or one of the host's own `workroom_*` records. */
+  body: unknown;
+  /** Unix milliseconds. */
+  at_ms: number;
+}
+
+/** How a session's VM is doing (`session::VmState`, tagged by `state`). */
+export type VmState =
+  | { state: 'booting'; step: string }
+  | { state: 'running'; accel: string; boot_ms: number }
+  | { state: 'stopped'; reason: string }
+  | { state: 'failed'; reason: string; console_tail: string };
+
+/** A question for the person (`broker::PermissionPrompt`). */
+export interface PermissionPrompt {
+  request_id: string;
+  tool_name: string;
+  tool_use_id: string | null;
+  input: unknown;
+  /** One sentence: "Run `rm -rf build/` in Taxes 2026". */
+  summary: string;
+  /** The command, the new file's content, or an edit as `- old` / `+ new` lines. */
+  detail: string | null;
+  /** The folder it concerns, by name. */
+  folder: string | null;
+  suggestions: unknown[];
+}
+
+/**
+ * A person's answer (`broker::PermissionAnswer`, serde `tag = "kind", content = "message"`,
+ * snake_case variant names: `AllowForSession` is `allow_for_session` on the wire).
+ */
+export type PermissionAnswer =
+  | { kind: 'allow_once' }
+  | { kind: 'allow_for_session' }
+  | { kind: 'always_allow' }
+  | { kind: 'deny' }
+  | { kind: 'deny_with_message'; message: string };
+
+export type PermissionAnswerKind = PermissionAnswer['kind'];
+
+/** What a session tells the window (`session::SessionEvent`, tagged by `type`). */
+export type SessionEvent =
+  | ({ type: 'vm' } & VmState)
+  | { type: 'frame'; frame: unknown }
+  | ({ type: 'permission' } & PermissionPrompt)
+  | { type: 'permission_withdrawn'; request_id: string }
+  | { type: 'auto_allowed'; request_id: string; reason: string; summary: string }
+  | { type: 'error'; message: string }
+  | { type: 'closed' };
+
+/** What the window gets when it opens a session: enough to draw it as it is right now. */
+export interface SessionSnapshot {
+  record: SessionRecord;
+  /** The whole stored transcript, oldest first. */
+  transcript: FrameRecord[];
+  /** Questions waiting for an answer (they live in the host's memory, not in the transcript). */
+  pending: PermissionPrompt[];
+  /** The VM's last known state; `null` when the session has not booted since the app started. */
+  vm: VmState | null;
+}
+
+/** Claude Code permission modes the window offers. */
+export type PermissionMode = 'default' | 'acceptEdits' | 'plan' | 'bypassPermissions';
+
+/** Options for a new session (`session::NewSession`). */
+export interface NewSessionOptions {
+  title?: string;
+  model?: string;
+  permission_mode?: PermissionMode;
+}
+
+export type ProviderKind = 'anthropic' | 'openai';
+
+/** Where the model service stands, never with the key itself. */
+export interface ProviderStatus {
+  kind: ProviderKind;
+  /** `null`: the provider's default. */
+  base_url: string | null;
+  /** Whether a key is available, and from where. */
+  key_source: 'keychain' | 'environment' | null;
+  /** Whether the person has finished choosing a provider (the first run is over). */
+  configured: boolean;
+}
+
+/** What the first run (or Settings) saves. Keys go to the OS keychain, never into the database. */
+export type ProviderSetup =
+  | { kind: 'anthropic'; api_key: string; base_url?: string }
+  | { kind: 'openai'; base_url: string; api_key?: string; model?: string };
+
+/** Settings a person can change (`settings::Settings` plus the window's own). */
+export interface AppSettings {
+  /** Default model; `null` for the agent's default. */
+  model: string | null;
+  default_permission_mode: PermissionMode;
+  vm_memory_mib: number;
+  vm_cpus: number;
+  /** Minutes of quiet before a VM is stopped. */
+  idle_minutes: number;
+}
+
+/** The data directory and how much disk it takes. */
+export interface StorageInfo {
+  data_dir: string;
+  used_bytes: number;
+}
+
+/** Whether the guest image is there. */
+export type ImageStatus =
+  | { state: 'ready'; arch: string }
+  | { state: 'missing'; arch: string }
+  | { state: 'damaged'; arch: string; reason: string };
+
+/** Progress of preparing the guest image. */
+export interface ImageProgress {
+  /** What is happening, in words. */
+  step: string;
+  /** 0..1, or `null` when the step's length is unknown. */
+  fraction: number | null;
+}

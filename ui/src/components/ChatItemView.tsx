@@ -1,0 +1,68 @@
+import { Component } from 'preact';
+
+import type { ChatItem } from '../model/view';
+import { Markdown } from './Markdown';
+import { ToolCard } from './ToolCard';
+import { TurnFooter } from './TurnFooter';
+
+/** The person's own message. Plain text: it is theirs, and Markdown would change what they typed. */
+export function UserMessage({ text, note, queued = false }: { text: string; note: string | null; queued?: boolean }) {
+  return (
+    <div class={`user-message${queued ? ' is-queued' : ''}${note ? ' is-undelivered' : ''}`}>
+      <p class="sr-only">You wrote:</p>
+      <div class="user-text">{text}</div>
+      {queued && <p class="badge badge-queued">Queued: the agent gets to it when the current request is done</p>}
+      {note && <p class="user-note">{note}</p>}
+    </div>
+  );
+}
+
+/** One entry of the conversation. `awaitingAnswer`: a tool call whose permission question is open. */
+export function ChatItemView({ item, awaitingAnswer = false }: { item: ChatItem; awaitingAnswer?: boolean }) {
+  switch (item.kind) {
+    case 'user':
+      return <UserMessage text={item.text} note={item.undelivered} />;
+    case 'text':
+      return (
+        <div class="assistant-message">
+          <Markdown text={item.text} streaming={item.streaming} />
+        </div>
+      );
+    case 'thinking':
+      return (
+        <details class="thinking">
+          <summary>{item.streaming ? 'Thinking…' : 'Thought about it'}</summary>
+          <div class="thinking-text">{item.text}</div>
+        </details>
+      );
+    case 'tool':
+      return <ToolCard tool={item} awaitingAnswer={awaitingAnswer} />;
+    case 'turn_end':
+      return <TurnFooter summary={item.summary} />;
+    case 'notice':
+      return (
+        <p class={`notice notice-${item.tone}`} role={item.tone === 'error' ? 'alert' : undefined}>
+          {item.text}
+        </p>
+      );
+  }
+}
+
+interface PureItemProps {
+  item: ChatItem;
+  awaitingAnswer: boolean;
+}
+
+/**
+ * A conversation entry that re-renders only when its item changes. The reducer replaces an item
+ * object only when it changes, so while an answer streams only its last message is drawn again.
+ */
+export class PureChatItem extends Component<PureItemProps> {
+  override shouldComponentUpdate(next: PureItemProps): boolean {
+    return next.item !== this.props.item || next.awaitingAnswer !== this.props.awaitingAnswer;
+  }
+
+  override render() {
+    return <ChatItemView item={this.props.item} awaitingAnswer={this.props.awaitingAnswer} />;
+  }
+}

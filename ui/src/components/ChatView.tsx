@@ -1,0 +1,135 @@
+import { useLayoutEffect, useRef } from 'preact/hooks';
+
+import type { PermissionMode } from '../backend/types';
+import type { SessionController } from '../model/controller';
+import { baseName } from '../model/format';
+import { isBusy, type SessionView } from '../model/view';
+import { PureChatItem, UserMessage } from './ChatItemView';
+import { Composer } from './Composer';
+import { useBackend, useSessionView } from './context';
+import { PermissionCard } from './PermissionCard';
+import { TodoPanel } from './TodoPanel';
+import { VmStatus } from './VmStatus';
+
+export const MODE_LABELS: Record<PermissionMode, string> = {
+  default: 'Ask before changes',
+  acceptEdits: 'Allow file edits, ask for the rest',
+  plan: 'Plan only, change nothing',
+  bypassPermissions: 'Never ask',
+};
+
+/** Modes offered in a session; "never ask" stays a deliberate choice in Settings. */
+const SESSION_MODES: PermissionMode[] = ['default', 'acceptEdits', 'plan'];
+
+/** The person's last message that never reached the agent, to send again. */
+function lastUndelivered(view: SessionView): string | null {
+  for (let i = view.items.length - 1; i >= 0; i -= 1) {
+    const item = view.items[i];
+    if (item?.kind === 'user') return item.undelivered ? item.text : null;
+  }
+  return null;
+}
+
+/** Keeps the newest content in sight while the person has not scrolled up to read. */
+function useStickToBottom(dependency: unknown) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const stuck = useRef(true);
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    if (element && stuck.current) element.scrollTop = element.scrollHeight;
+  }, [dependency]);
+  const onScroll = () => {
+    const element = scroller.current;
+    if (element) stuck.current = element.scrollHeight - element.scrollTop - element.clientHeight < 48;
+  };
+  return { scroller, onScroll };
+}
+
+export function ChatView({ controller }: { controller: SessionController }) {
+  const backend = useBackend();
+  const view = useSessionView(controller.store);
+  const record = controller.record;
+  const { scroller, onScroll } = useStickToBottom(view);
+  const retryText = lastUndelivered(view);
+  const busy = isBusy(view);
+  const awaitingAnswer = new Set(view.pending.map((prompt) => prompt.tool_use_id));
+  const mode = (view.permissionMode ?? record?.permission_mode ?? 'default') as PermissionMode;
+
+  const addFolder = async () => {
+    const folder = await backend.pickFolder().catch(() => null);
+    if (folder) await controller.addFolder(folder);
+  };
+
+  return (
+    <section class="chat" aria-label={`Conversation: ${record?.title ?? 'session'}`}>
+      <header class="chat-header">
+        <div class="chat-title">
+          <h1>{record?.title ?? 'Session'}</h1>
+          <ul class="folder-chips" aria-label="Shared folders">
+            {(record?.folders ?? []).map((folder) => (
+              <li key={folder} class="chip" title={folder}>
+                {baseName(folder)}
+              </li>
+            ))}
+            <li>
+              <button type="button" class="link-button" onClick={() => void addFolder()}>
+                + Add folder
+              </button>
+            </li>
+          </ul>
+        </div>
+        <label class="mode-select">
+          <span class="muted">Permissions</span>
+          <select
+            value={mode}
+            onChange={(event) => void controller.setMode((event.target as HTMLSelectElement).value as PermissionMode)}
+          >
+            {[...new Set([...SESSION_MODES, mode])].map((option) => (
+              <option key={option} value={option}>
+                {MODE_LABELS[option] ?? option}
+              </option>
+            ))}
+          </select>
+        </label>
+      </header>
+      <VmStatus
+        vm={view.vm}
+        onRetry={retryText ? () => void controller.send(retryText) : null}
+        loadConsoleLog={() => controller.consoleLog()}
+        onStopVm={() => void controller.stopVm()}
+      />
+      <div class="chat-scroll" ref={scroller} onScroll={onScroll}>
+        <div class="chat-items" role="log" aria-live="polite" aria-relevant="additions">
+          {view.items.length === 0 && view.queued.length === 0 && (
+            <p class="empty-chat muted">Tell the agent what to do with your folder. It asks before changing anything.</p>
+          )}
+          {view.items.map((item) => (
+            <PureChatItem key={item.key} item={item} awaitingAnswer={item.kind === 'tool' && awaitingAnswer.has(item.toolUseId)} />
+          ))}
+          {busy && view.pending.length === 0 && view.vm?.state !== 'booting' && (
+            <p class="working muted" role="status">
+              <span class="spinner" aria-hidden="true" /> {view.stopping ? 'Stopping…' : 'Working…'}
+            </p>
+          )}
+        </div>
+        {view.pending.map((prompt, index) => (
+          <PermissionCard
+            key={prompt.request_id}
+            prompt={prompt}
+            autoFocus={index === 0}
+            onAnswer={(answer) => void controller.answer(prompt, answer)}
+          />
+        ))}
+        {view.queued.length > 0 && (
+          <div class="chat-items queued-messages">
+            {view.queued.map((queued) => (
+              <UserMessage key={queued.key} text={queued.text} note={null} queued />
+            ))}
+          </div>
+        )}
+      </div>
+      <TodoPanel todos={view.todos} />
+      <Composer busy={busy} stopping={view.stopping} onSend={(text) => void controller.send(text)} onStop={() => void controller.interrupt()} />
+    </section>
+  );
+}

@@ -1,0 +1,176 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+
+import { toBackendError } from '../backend/errors';
+import type { AppSettings, PermissionMode, ProviderStatus, StorageInfo } from '../backend/types';
+import { bytes } from '../model/format';
+import { MODE_LABELS } from './ChatView';
+import { useBackend } from './context';
+import { ProviderForm } from './ProviderForm';
+
+const PROVIDER_NAMES = { anthropic: 'Anthropic (Claude)', openai: 'OpenAI-compatible server' } as const;
+const KEY_WORDS = { keychain: 'key in the system keychain', environment: 'key from the environment' } as const;
+
+function NumberField(props: { label: string; value: number; min: number; max: number; step: number; onChange: (v: number) => void; hint?: string }) {
+  return (
+    <label class="field">
+      {props.label}
+      <input
+        type="number"
+        min={props.min}
+        max={props.max}
+        step={props.step}
+        value={props.value}
+        onInput={(event) => {
+          const value = Number((event.target as HTMLInputElement).value);
+          if (Number.isFinite(value)) props.onChange(value);
+        }}
+      />
+      {props.hint && <span class="muted">{props.hint}</span>}
+    </label>
+  );
+}
+
+/** Provider, model, default permission mode, VM size, and where the data lives. */
+export function Settings({ onClose }: { onClose: () => void }) {
+  const backend = useBackend();
+  const dialog = useRef<HTMLDivElement>(null);
+  const [settings, setSettings] = useState<AppSettings | null>(null);
+  const [provider, setProvider] = useState<ProviderStatus | null>(null);
+  const [storage, setStorage] = useState<StorageInfo | null>(null);
+  const [changingProvider, setChangingProvider] = useState(false);
+  const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
+
+  useEffect(() => {
+    dialog.current?.focus();
+    Promise.all([backend.getSettings(), backend.providerStatus(), backend.storageInfo()])
+      .then(([s, p, d]) => {
+        setSettings(s);
+        setProvider(p);
+        setStorage(d);
+      })
+      .catch((reason: unknown) => setMessage({ text: toBackendError(reason).message, error: true }));
+  }, [backend]);
+
+  const change = <K extends keyof AppSettings>(key: K, value: AppSettings[K]) =>
+    setSettings((current) => (current ? { ...current, [key]: value } : current));
+
+  const save = async (event: Event) => {
+    event.preventDefault();
+    if (!settings) return;
+    try {
+      setSettings(await backend.setSettings(settings));
+      setMessage({ text: 'Saved. New settings apply when a virtual machine next starts.', error: false });
+    } catch (reason) {
+      setMessage({ text: toBackendError(reason).message, error: true });
+    }
+  };
+
+  return (
+    <div class="modal-backdrop" onClick={(event) => event.target === event.currentTarget && onClose()}>
+      <div
+        ref={dialog}
+        class="modal"
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="settings-title"
+        tabIndex={-1}
+        onKeyDown={(event) => event.key === 'Escape' && onClose()}
+      >
+        <header class="modal-header">
+          <h1 id="settings-title">Settings</h1>
+          <button type="button" class="icon-button" aria-label="Close settings" onClick={onClose}>
+            ✕
+          </button>
+        </header>
+        <section aria-labelledby="settings-provider">
+          <h2 id="settings-provider">Model service</h2>
+          {provider && !changingProvider && (
+            <p>
+              {PROVIDER_NAMES[provider.kind]}
+              {provider.base_url ? ` at ${provider.base_url}` : ''}
+              {provider.key_source ? `, ${KEY_WORDS[provider.key_source]}` : ', no key'}.{' '}
+              <button type="button" class="link-button" onClick={() => setChangingProvider(true)}>
+                Change
+              </button>
+            </p>
+          )}
+          {changingProvider && (
+            <ProviderForm
+              current={provider}
+              submitLabel="Save model service"
+              onSaved={(status) => {
+                setProvider(status);
+                setChangingProvider(false);
+              }}
+            />
+          )}
+        </section>
+        {settings && (
+          <form onSubmit={(event) => void save(event)}>
+            <section aria-labelledby="settings-agent">
+              <h2 id="settings-agent">Agent</h2>
+              <label class="field">
+                Model
+                <input
+                  value={settings.model ?? ''}
+                  placeholder="The service's default"
+                  onInput={(event) => change('model', (event.target as HTMLInputElement).value.trim() || null)}
+                />
+              </label>
+              <label class="field">
+                Permissions for new sessions
+                <select
+                  value={settings.default_permission_mode}
+                  onChange={(event) => change('default_permission_mode', (event.target as HTMLSelectElement).value as PermissionMode)}
+                >
+                  {(Object.keys(MODE_LABELS) as PermissionMode[]).map((mode) => (
+                    <option key={mode} value={mode}>
+                      {MODE_LABELS[mode]}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            </section>
+            <section aria-labelledby="settings-vm">
+              <h2 id="settings-vm">Virtual machine</h2>
+              <NumberField label="Memory (MiB)" value={settings.vm_memory_mib} min={256} max={65536} step={256} onChange={(v) => change('vm_memory_mib', v)} />
+              <NumberField label="Processors" value={settings.vm_cpus} min={1} max={64} step={1} onChange={(v) => change('vm_cpus', v)} />
+              <NumberField
+                label="Stop when idle for (minutes)"
+                value={settings.idle_minutes}
+                min={1}
+                max={1440}
+                step={1}
+                onChange={(v) => change('idle_minutes', v)}
+                hint="It starts again with the next message."
+              />
+            </section>
+            <section aria-labelledby="settings-data">
+              <h2 id="settings-data">Data</h2>
+              {storage ? (
+                <p>
+                  <code>{storage.data_dir}</code> uses {bytes(storage.used_bytes)}.
+                </p>
+              ) : (
+                <p class="muted">Measuring…</p>
+              )}
+            </section>
+            <div class="row">
+              <button type="submit" class="primary">
+                Save settings
+              </button>
+              <button type="button" onClick={onClose}>
+                Close
+              </button>
+            </div>
+          </form>
+        )}
+        {message && (
+          <p class={message.error ? 'error-text' : 'muted'} role={message.error ? 'alert' : 'status'}>
+            {message.text}
+          </p>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,251 @@
+/**
+ * The session reducer: live events, stored transcript records and the person's own actions, all
+ * folded into one `SessionView`. Pure: time comes in with the action.
+ */
+import type {
+  FrameRecord,
+  PermissionAnswer,
+  PermissionPrompt,
+  SessionEvent,
+  VmState,
+} from '../backend/types';
+import { applyAgentFrame, resultText } from './agentFrames';
+import { seconds } from './format';
+import { appendItem, notice, replaceAt, settleUnfinished, updateTool } from './items';
+import { field, num, obj, str, type JsonObject } from './json';
+import { abandonTurns, dropTurns, messageSent } from './turns';
+import type { SessionView, ToolDecision, ToolItem } from './view';
+
+export type SessionAction =
+  /** A live event from the session. */
+  | { type: 'event'; event: SessionEvent; atMs: number }
+  /** A frame of the stored transcript. */
+  | { type: 'stored'; record: FrameRecord }
+  /** The window opened the session: what the host holds in memory right now. */
+  | { type: 'snapshot'; pending: PermissionPrompt[]; vm: VmState | null }
+  /** The person sent a message. */
+  | { type: 'sent'; text: string }
+  /** Sending failed before the host took it. */
+  | { type: 'send_failed'; message: string }
+  /** The person answered a question (shown at once; the host confirms by carrying on). */
+  | { type: 'answered'; prompt: PermissionPrompt; answer: PermissionAnswer }
+  | { type: 'answer_failed'; prompt: PermissionPrompt; message: string }
+  | { type: 'stop_requested' }
+  /** The person chose another permission mode. */
+  | { type: 'mode_changed'; mode: string }
+  /** Something the window tried failed; said in the conversation. */
+  | { type: 'failed'; message: string };
+
+export function reduce(view: SessionView, action: SessionAction): SessionView {
+  switch (action.type) {
+    case 'event':
+      return onEvent(view, action.event, action.atMs);
+    case 'stored':
+      return onStored(view, action.record);
+    case 'snapshot':
+      return onSnapshot(view, action.pending, action.vm);
+    case 'sent':
+      return messageSent(view, action.text);
+    case 'send_failed':
+      return abandonTurns(view, action.message);
+    case 'answered':
+      return onAnswered(view, action.prompt, action.answer);
+    case 'answer_failed':
+      return notice(
+        { ...view, pending: addPrompt(view.pending, action.prompt) },
+        'error',
+        `Your answer did not reach the agent: ${action.message}`,
+      );
+    case 'stop_requested':
+      // Stop while the VM boots withdraws the messages it was booting for (the host drops them).
+      if (view.vm?.state === 'booting') {
+        return abandonTurns(view, 'Not sent: you pressed Stop before the virtual machine was ready.');
+      }
+      return { ...view, stopping: true };
+    case 'mode_changed':
+      return { ...view, permissionMode: action.mode };
+    case 'failed':
+      return notice(view, 'error', action.message);
+  }
+}
+
+// ── Live events ───────────────────────────────────────────────────────────────
+
+function onEvent(view: SessionView, event: SessionEvent, atMs: number): SessionView {
+  switch (event.type) {
+    case 'vm':
+      return onVm(view, vmState(event));
+    case 'frame':
+      return applyAgentFrame(view, event.frame, atMs);
+    case 'permission':
+      return { ...view, pending: addPrompt(view.pending, promptOf(event)) };
+    case 'permission_withdrawn':
+      return { ...view, pending: view.pending.filter((p) => p.request_id !== event.request_id) };
+    case 'auto_allowed':
+      return autoAllowed(view, event.summary, event.reason);
+    case 'error':
+      // The host reports a failed boot as an error while the VM is still "booting".
+      if (view.vm?.state === 'booting') {
+        const failed: VmState = { state: 'failed', reason: event.message, console_tail: '' };
+        return notice(abandonTurns({ ...view, vm: failed }, 'Not delivered: the virtual machine did not start.'), 'error', event.message);
+      }
+      return notice(view, 'error', event.message);
+    case 'closed':
+      return { ...settleUnfinished(view), closed: true, pending: [] };
+  }
+}
+
+function vmState(event: Extract<SessionEvent, { type: 'vm' }>): VmState {
+  switch (event.state) {
+    case 'booting':
+      return { state: 'booting', step: event.step };
+    case 'running':
+      return { state: 'running', accel: event.accel, boot_ms: event.boot_ms };
+    case 'stopped':
+      return { state: 'stopped', reason: event.reason };
+    case 'failed':
+      return { state: 'failed', reason: event.reason, console_tail: event.console_tail };
+  }
+}
+
+function promptOf(event: Extract<SessionEvent, { type: 'permission' }>): PermissionPrompt {
+  const { type: _type, ...prompt } = event;
+  return prompt;
+}
+
+function addPrompt(pending: PermissionPrompt[], prompt: PermissionPrompt): PermissionPrompt[] {
+  return pending.some((p) => p.request_id === prompt.request_id) ? pending : [...pending, prompt];
+}
+
+/** A VM state change, live or stored: the same words either way. */
+function onVm(view: SessionView, vm: VmState): SessionView {
+  const next = { ...view, vm, closed: false };
+  switch (vm.state) {
+    case 'booting':
+      return next;
+    case 'running':
+      // A new agent process: its cumulative cost starts from zero again.
+      return notice({ ...next, lastTotalCostUsd: 0 }, 'quiet', `Virtual machine started (${vm.accel}, ${seconds(vm.boot_ms)}).`);
+    case 'stopped':
+      return notice(
+        dropTurns({ ...next, pending: [] }, 'Not answered: the virtual machine stopped first.'),
+        'quiet',
+        `Virtual machine: ${vm.reason}.`,
+      );
+    case 'failed':
+      return notice(
+        dropTurns({ ...next, pending: [] }, 'Not answered: the virtual machine stopped first.'),
+        'error',
+        vm.reason,
+      );
+  }
+}
+
+/** The host allowed a Write/Edit by itself; the event names no tool call, so it goes on the latest
+ * undecided file tool still running, or stands on its own. */
+function autoAllowed(view: SessionView, summary: string, reason: string): SessionView {
+  const decision: ToolDecision = { text: `Allowed by Workroom (${reason})`, allowed: true };
+  for (let i = view.items.length - 1; i >= 0; i -= 1) {
+    const item = view.items[i];
+    if (item?.kind === 'tool' && item.status === 'running' && !item.decision && (item.name === 'Write' || item.name === 'Edit')) {
+      return replaceAt(view, i, { ...item, decision });
+    }
+  }
+  return notice(view, 'quiet', `${summary}: allowed by Workroom (${reason}).`);
+}
+
+// ── Permission answers ────────────────────────────────────────────────────────
+
+const DECISION_WORDS: Record<string, ToolDecision> = {
+  allow_once: { text: 'Allowed once by you', allowed: true },
+  allow_session: { text: 'Allowed for this session by you', allowed: true },
+  allow_for_session: { text: 'Allowed for this session by you', allowed: true },
+  always_allow: { text: 'Always allowed by you', allowed: true },
+  deny: { text: 'Denied by you', allowed: false },
+  deny_with_message: { text: 'Denied by you, with a message', allowed: false },
+};
+
+function decide(view: SessionView, toolUseId: string | null, decision: ToolDecision, fallback: string): SessionView {
+  if (toolUseId) {
+    let found = false;
+    const next = updateTool(view, toolUseId, (tool): ToolItem => {
+      found = true;
+      return { ...tool, decision, status: !decision.allowed && tool.result?.isError ? 'denied' : tool.status };
+    });
+    if (found) return next;
+  }
+  return notice(view, 'quiet', fallback);
+}
+
+function onAnswered(view: SessionView, prompt: PermissionPrompt, answer: PermissionAnswer): SessionView {
+  const pending = view.pending.filter((p) => p.request_id !== prompt.request_id);
+  const decision = DECISION_WORDS[answer.kind] ?? { text: 'Answered', allowed: true };
+  return decide({ ...view, pending }, prompt.tool_use_id, decision, `${prompt.summary}: ${decision.text.toLowerCase()}.`);
+}
+
+// ── Stored transcript ─────────────────────────────────────────────────────────
+
+function onStored(view: SessionView, record: FrameRecord): SessionView {
+  const body = obj(record.body);
+  switch (record.direction) {
+    case 'in':
+      return storedInput(view, body);
+    case 'out':
+      return applyAgentFrame(view, body, record.at_ms);
+    case 'host':
+      return storedHostRecord(view, body);
+  }
+}
+
+/** What was sent to the agent: the person's messages (answers to questions are control responses). */
+function storedInput(view: SessionView, body: JsonObject): SessionView {
+  if (body.type !== 'user') return view;
+  const text = resultText(obj(body.message).content);
+  return text ? messageSent(view, text) : view;
+}
+
+function storedHostRecord(view: SessionView, body: JsonObject): SessionView {
+  switch (body.type) {
+    case 'workroom_permission': {
+      const decisionKind = field(body, 'decision');
+      const tool = field(body, 'tool_name') || 'A tool';
+      const decision: ToolDecision =
+        body.by === 'host'
+          ? { text: `Allowed by Workroom (${field(body, 'reason') || 'no question needed'})`, allowed: true }
+          : (DECISION_WORDS[decisionKind] ?? { text: 'Answered by you', allowed: decisionKind.startsWith('allow') });
+      const rule = str(body.rule);
+      const withRule = rule ? { ...decision, text: `${decision.text} (saved rule ${rule})` } : decision;
+      return decide(view, str(body.tool_use_id) ?? null, withRule, `${tool}: ${withRule.text.toLowerCase()}.`);
+    }
+    case 'workroom_vm': {
+      const state = field(body, 'state');
+      if (state === 'running') {
+        return onVm(view, { state: 'running', accel: field(body, 'accel') || 'unknown', boot_ms: num(body.boot_ms) ?? 0 });
+      }
+      if (state === 'failed') {
+        return onVm(view, { state: 'failed', reason: `The virtual machine failed: ${field(body, 'reason')}`, console_tail: '' });
+      }
+      return onVm(view, { state: 'stopped', reason: field(body, 'reason') || 'no reason given' });
+    }
+    case 'workroom_unsent':
+      return appendItem(view, {
+        kind: 'user',
+        text: field(body, 'text'),
+        undelivered: `Not delivered: ${field(body, 'reason') || 'the virtual machine did not start'}.`,
+      });
+    default:
+      return view;
+  }
+}
+
+// ── Opening a session ─────────────────────────────────────────────────────────
+
+/**
+ * After the transcript is replayed: the prompts and VM state the host holds now. A transcript that
+ * ends mid-turn while no VM runs (the app was closed in the middle) has nothing more coming.
+ */
+function onSnapshot(view: SessionView, pending: PermissionPrompt[], vm: VmState | null): SessionView {
+  const live = vm?.state === 'running' || vm?.state === 'booting';
+  const settled = live ? view : dropTurns(view, 'Not answered: the app closed first.');
+  return { ...settled, pending: live ? pending : [], vm: vm ?? settled.vm };
+}
