@@ -12,6 +12,12 @@ command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v nc >/dev/null || need_apt+=(netcat-openbsd)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# The desktop app (Tauri 2 on WebKitGTK).
+[ -e /usr/include/webkitgtk-4.1/webkit2/webkit2.h ] || need_apt+=(libwebkit2gtk-4.1-dev)
+[ -e /usr/include/gtk-3.0/gtk/gtk.h ] || need_apt+=(libgtk-3-dev)
+[ -e /usr/include/librsvg-2.0/librsvg/rsvg.h ] || need_apt+=(librsvg2-dev)
+[ -e /usr/include/libsoup-3.0/libsoup/soup.h ] || need_apt+=(libsoup-3.0-dev)
+command -v npm >/dev/null || need_apt+=(npm)
 # The host reaches the Secret Service keychain over D-Bus.
 [ -e /usr/include/dbus-1.0/dbus/dbus.h ] || need_apt+=(libdbus-1-dev)
 # virtiofsd links libcap-ng and libseccomp.
@@ -58,6 +64,9 @@ command -v vhost-device-vsock >/dev/null || cargo install --locked --quiet vhost
 # The guest image (kernel + initramfs with the agent) for this machine's architecture.
 arch=$(uname -m)
 cargo run --quiet -p workroom-image -- build --arch "$arch" >/dev/null
+
+# The app's page (the Tauri shell embeds ui/dist at compile time).
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build >/dev/null)
 
 "$repo/scripts/python-env.sh" >/dev/null
 echo "setup complete"

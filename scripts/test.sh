@@ -7,6 +7,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 export PATH="$HOME/.cargo/bin:$PATH"
 
+echo "== the app's page (ui/): type check, unit tests, production build (the app embeds ui/dist)"
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run lint && npm test && npm run build)
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
@@ -18,9 +21,6 @@ echo "== cargo test"
 cargo test --locked
 echo "== cargo bench (quick smoke run)"
 cargo bench -p workroom-agent --bench agent --locked -- --quick
-
-echo "== the app's page (ui/): type check, unit tests, production build"
-(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run lint && npm test && npm run build)
 
 echo "== python conformance tests"
 venv=$("$repo/scripts/python-env.sh")

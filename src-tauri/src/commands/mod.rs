@@ -1,0 +1,37 @@
+//! The commands the page calls (names and shapes in `ui/BACKEND.md` / `ui/src/backend/tauri.ts`).
+//! Each is a few lines over `workroom-host`; all are async so none blocks the window's thread.
+
+pub mod sessions;
+pub mod setup;
+
+/// Every command, for `generate_handler!` and `build.rs` (keep the three lists in step).
+#[macro_export]
+macro_rules! app_commands {
+    () => {
+        tauri::generate_handler![
+            $crate::commands::sessions::list_sessions,
+            $crate::commands::sessions::create_session,
+            $crate::commands::sessions::open_session,
+            $crate::commands::sessions::detach_session,
+            $crate::commands::sessions::send_message,
+            $crate::commands::sessions::interrupt,
+            $crate::commands::sessions::answer_permission,
+            $crate::commands::sessions::set_permission_mode,
+            $crate::commands::sessions::add_folder,
+            $crate::commands::sessions::stop_vm,
+            $crate::commands::sessions::rename_session,
+            $crate::commands::sessions::delete_session,
+            $crate::commands::sessions::transcript,
+            $crate::commands::sessions::console_log,
+            $crate::commands::sessions::take_launch_folders,
+            $crate::commands::setup::provider_status,
+            $crate::commands::setup::set_provider,
+            $crate::commands::setup::image_status,
+            $crate::commands::setup::prepare_image,
+            $crate::commands::setup::get_settings,
+            $crate::commands::setup::set_settings,
+            $crate::commands::setup::storage_info,
+            $crate::commands::setup::system_checks,
+        ]
+    };
+}

@@ -1,0 +1,281 @@
+//! First run and Settings: the provider, the guest image, settings, disk use, system checks.
+
+use std::path::Path;
+
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::State;
+use workroom_host::image::{self, ImageError};
+use workroom_host::vm::Arch;
+
+use crate::error::{CommandError, CommandResult};
+use crate::settings::{self, AppSettings, ProviderSetup, ProviderStatus, SettingsChanges};
+use crate::state::AppState;
+
+/// Whether the guest image is there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ImageStatus {
+    /// Sessions can boot.
+    Ready {
+        /// Architecture.
+        arch: String,
+    },
+    /// Not built yet.
+    Missing {
+        /// Architecture.
+        arch: String,
+    },
+    /// There, but unreadable.
+    Damaged {
+        /// Architecture.
+        arch: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Progress of preparing the guest image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageProgress {
+    /// What is happening, in words.
+    pub step: String,
+    /// 0..1, or `None` when the step's length is unknown.
+    pub fraction: Option<f64>,
+}
+
+/// The data directory and how much disk it takes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StorageInfo {
+    /// The data directory.
+    pub data_dir: String,
+    /// Bytes under it.
+    pub used_bytes: u64,
+}
+
+/// One thing a session needs, checked (the `workroom doctor` of the first-run screen).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SystemCheck {
+    /// What was checked.
+    pub what: String,
+    /// Whether it is fine.
+    pub ok: bool,
+    /// What was found, in words.
+    pub detail: String,
+    /// How to fix it, when it is not fine.
+    pub fix: Option<String>,
+}
+
+fn image_status_of(images: &Path) -> ImageStatus {
+    let arch = Arch::default();
+    match image::locate(images, arch) {
+        Ok(_) => ImageStatus::Ready {
+            arch: arch.to_string(),
+        },
+        Err(ImageError::Missing { .. }) => ImageStatus::Missing {
+            arch: arch.to_string(),
+        },
+        Err(e @ ImageError::BadManifest { .. }) => ImageStatus::Damaged {
+            arch: arch.to_string(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// Where the model service stands.
+#[tauri::command]
+pub async fn provider_status(state: State<'_, AppState>) -> CommandResult<ProviderStatus> {
+    let host = state.host();
+    settings::provider_status(host.store(), host.settings())
+}
+
+/// Saves the provider (the key goes to the OS keychain).
+#[tauri::command]
+pub async fn set_provider(
+    state: State<'_, AppState>,
+    setup: ProviderSetup,
+) -> CommandResult<ProviderStatus> {
+    settings::set_provider(state.host().store(), setup)?;
+    let host = state.reload_host()?;
+    settings::provider_status(host.store(), host.settings())
+}
+
+/// Whether the guest image is there.
+#[tauri::command]
+pub async fn image_status(state: State<'_, AppState>) -> CommandResult<ImageStatus> {
+    Ok(image_status_of(state.images()))
+}
+
+/// Builds the guest image into the images directory, reporting progress over `on_progress`.
+#[tauri::command]
+pub async fn prepare_image(
+    state: State<'_, AppState>,
+    on_progress: Channel<ImageProgress>,
+) -> CommandResult<ImageStatus> {
+    let progress = |step: &str, fraction: Option<f64>| {
+        let _ = on_progress.send(ImageProgress {
+            step: step.into(),
+            fraction,
+        });
+    };
+    // A second window waits for the first build, then finds the image ready.
+    let _building = state.image_build.lock().await;
+    if let status @ ImageStatus::Ready { .. } = image_status_of(state.images()) {
+        progress("The guest image is ready", Some(1.0));
+        return Ok(status);
+    }
+    let arch = match Arch::default() {
+        Arch::X86_64 => workroom_image::Arch::X86_64,
+        Arch::Aarch64 => workroom_image::Arch::Aarch64,
+    };
+    let options = workroom_image::build::BuildOptions {
+        arch,
+        out_dir: state.images().to_path_buf(),
+        cache_dir: workroom_image::default_cache_dir(workroom_image::process_env)
+            .map_err(|e| CommandError::unknown(e.to_string()))?,
+        agent_bin: None,
+        agent_version: None,
+        workspace: workroom_image::agent::workspace_root(),
+    };
+    progress(
+        "Downloading Debian packages and building the guest agent (a few minutes the first time)",
+        None,
+    );
+    // The builder is synchronous and reports its steps on stderr only; it runs on a blocking
+    // thread owned by this command, which waits for it.
+    let built =
+        tauri::async_runtime::spawn_blocking(move || workroom_image::build::build(&options))
+            .await
+            .map_err(|e| CommandError::unknown(format!("the image builder stopped: {e}")))?;
+    if let Err(e) = built {
+        return Err(CommandError::unknown(format!(
+            "preparing the guest image failed: {e}"
+        )));
+    }
+    progress("The guest image is ready", Some(1.0));
+    Ok(image_status_of(state.images()))
+}
+
+/// The settings in force.
+#[tauri::command]
+pub async fn get_settings(state: State<'_, AppState>) -> CommandResult<AppSettings> {
+    let host = state.host();
+    settings::read(host.store(), host.settings())
+}
+
+/// Saves the given settings; returns all settings as now in force (for new sessions).
+#[tauri::command]
+pub async fn set_settings(
+    state: State<'_, AppState>,
+    changes: SettingsChanges,
+) -> CommandResult<AppSettings> {
+    settings::write(state.host().store(), changes)?;
+    let host = state.reload_host()?;
+    settings::read(host.store(), host.settings())
+}
+
+/// The data directory and its disk use.
+#[tauri::command]
+pub async fn storage_info(state: State<'_, AppState>) -> CommandResult<StorageInfo> {
+    let dir = state.data_dir().to_path_buf();
+    let used_bytes = tauri::async_runtime::spawn_blocking({
+        let dir = dir.clone();
+        move || disk_use(&dir)
+    })
+    .await
+    .map_err(|e| CommandError::unknown(format!("measuring the data directory failed: {e}")))?;
+    Ok(StorageInfo {
+        data_dir: dir.display().to_string(),
+        used_bytes,
+    })
+}
+
+/// Bytes of the files under `dir` (symbolic links are not followed; unreadable entries count 0).
+fn disk_use(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(meta) if meta.is_dir() => stack.push(entry.path()),
+                Ok(meta) => total += meta.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// What a session needs on this machine, one check each (for the first-run screen).
+#[tauri::command]
+pub async fn system_checks(state: State<'_, AppState>) -> CommandResult<Vec<SystemCheck>> {
+    let mut checks = Vec::new();
+    checks.push(match state.vm_problem() {
+        None => SystemCheck {
+            what: "Virtual machine tools".into(),
+            ok: true,
+            detail: "QEMU, virtiofsd and vhost-device-vsock are installed".into(),
+            fix: None,
+        },
+        Some(missing) => SystemCheck {
+            what: "Virtual machine tools".into(),
+            ok: false,
+            detail: missing.to_string(),
+            fix: Some(
+                missing
+                    .missing
+                    .iter()
+                    .map(|m| m.install)
+                    .collect::<Vec<_>>()
+                    .join(" && "),
+            ),
+        },
+    });
+    if cfg!(target_os = "linux") {
+        let kvm = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm");
+        checks.push(SystemCheck {
+            what: "Hardware acceleration (KVM)".into(),
+            ok: kvm.is_ok(),
+            detail: match &kvm {
+                Ok(_) => "/dev/kvm can be used".into(),
+                Err(e) => {
+                    format!("/dev/kvm cannot be used ({e}); VMs will run, slowly, without it")
+                }
+            },
+            fix: kvm
+                .is_err()
+                .then(|| "sudo usermod -aG kvm $USER (then log in again)".into()),
+        });
+    }
+    let image = image_status_of(state.images());
+    checks.push(SystemCheck {
+        what: "Guest image".into(),
+        ok: matches!(image, ImageStatus::Ready { .. }),
+        detail: match &image {
+            ImageStatus::Ready { arch } => format!("the {arch} image is ready"),
+            ImageStatus::Missing { arch } => format!("the {arch} image has not been prepared yet"),
+            ImageStatus::Damaged { reason, .. } => reason.clone(),
+        },
+        fix: (!matches!(image, ImageStatus::Ready { .. }))
+            .then(|| "prepare it from this screen".into()),
+    });
+    let host = state.host();
+    let provider = settings::provider_status(host.store(), host.settings())?;
+    checks.push(SystemCheck {
+        what: "Model service".into(),
+        ok: host.settings().has_credentials(),
+        detail: match provider.key_source {
+            Some(source) => format!("a key is set (from the {source})"),
+            None if host.settings().has_credentials() => "no key needed".into(),
+            None => "no API key yet".into(),
+        },
+        fix: (!host.settings().has_credentials()).then(|| "enter a key on this screen".into()),
+    });
+    Ok(checks)
+}

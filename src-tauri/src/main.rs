@@ -1,0 +1,3 @@
+fn main() {
+    workroom_app::run()
+}

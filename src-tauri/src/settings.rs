@@ -1,0 +1,311 @@
+//! The settings and provider shapes the page reads and writes, over `workroom_host::settings` (kept
+//! in the database) and `workroom_host::credentials` (the OS keychain).
+
+use serde::{Deserialize, Deserializer, Serialize};
+use workroom_host::credentials::{self, Secret, Source};
+use workroom_host::settings::{keys, ProviderKind, Settings};
+use workroom_host::store::Store;
+
+use crate::error::{CommandError, CommandResult};
+
+/// Claude Code permission modes the window offers.
+pub const PERMISSION_MODES: &[&str] = &["default", "acceptEdits", "plan", "bypassPermissions"];
+
+/// Settings only the app uses (the host does not know them yet).
+mod app_keys {
+    /// Permission mode of new sessions.
+    pub const DEFAULT_PERMISSION_MODE: &str = "default_permission_mode";
+    /// CPUs per VM (stored; the host starts every VM with one CPU for now).
+    pub const VM_CPUS: &str = "vm_cpus";
+}
+
+const DEFAULT_VM_CPUS: u32 = 1;
+
+/// Settings a person can change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppSettings {
+    /// Default model; `None` for the agent's default.
+    pub model: Option<String>,
+    /// Permission mode of new sessions.
+    pub default_permission_mode: String,
+    /// Memory of each VM.
+    pub vm_memory_mib: u32,
+    /// CPUs of each VM.
+    pub vm_cpus: u32,
+    /// Minutes of quiet before a VM is stopped.
+    pub idle_minutes: u32,
+}
+
+/// A partial update from the page; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsChanges {
+    /// `Some(None)`: back to the agent's default.
+    #[serde(default, deserialize_with = "present")]
+    model: Option<Option<String>>,
+    default_permission_mode: Option<String>,
+    vm_memory_mib: Option<u32>,
+    vm_cpus: Option<u32>,
+    idle_minutes: Option<u32>,
+}
+
+/// A field that is present (possibly `null`) becomes `Some(..)`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The permission mode new sessions get, if one was chosen.
+pub fn default_permission_mode(store: &Store) -> CommandResult<Option<String>> {
+    Ok(store
+        .setting(app_keys::DEFAULT_PERMISSION_MODE)?
+        .filter(|m| PERMISSION_MODES.contains(&m.as_str())))
+}
+
+/// The settings in force.
+pub fn read(store: &Store, settings: &Settings) -> CommandResult<AppSettings> {
+    Ok(AppSettings {
+        model: settings.model.clone().filter(|m| !m.is_empty()),
+        default_permission_mode: default_permission_mode(store)?
+            .unwrap_or_else(|| "default".into()),
+        vm_memory_mib: settings.vm_memory_mib,
+        vm_cpus: store
+            .setting(app_keys::VM_CPUS)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_VM_CPUS),
+        idle_minutes: settings.idle_seconds.div_ceil(60),
+    })
+}
+
+fn in_range(what: &str, value: u32, min: u32, max: u32) -> CommandResult<u32> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(CommandError::invalid(format!(
+            "{what} must be between {min} and {max}"
+        )))
+    }
+}
+
+/// Checks every change, then stores them (nothing is stored if one is wrong).
+pub fn write(store: &Store, changes: SettingsChanges) -> CommandResult<()> {
+    let mut writes: Vec<(&str, String)> = Vec::new();
+    match changes.model {
+        Some(Some(model)) if !model.trim().is_empty() => {
+            writes.push((keys::MODEL, model.trim().to_string()))
+        }
+        Some(_) if store.setting(keys::MODEL)?.is_some() => {
+            return Err(CommandError::unsupported(
+                "going back to the default model is not available yet; choose a model by name",
+            ))
+        }
+        Some(_) | None => {}
+    }
+    if let Some(mode) = changes.default_permission_mode {
+        if !PERMISSION_MODES.contains(&mode.as_str()) {
+            return Err(CommandError::invalid(format!(
+                "unknown permission mode {mode:?}"
+            )));
+        }
+        writes.push((app_keys::DEFAULT_PERMISSION_MODE, mode));
+    }
+    if let Some(mib) = changes.vm_memory_mib {
+        let mib = in_range("VM memory (MiB)", mib, 256, 65536)?;
+        writes.push((keys::VM_MEMORY_MIB, mib.to_string()));
+    }
+    if let Some(cpus) = changes.vm_cpus {
+        let cpus = in_range("VM CPUs", cpus, 1, 64)?;
+        writes.push((app_keys::VM_CPUS, cpus.to_string()));
+    }
+    if let Some(minutes) = changes.idle_minutes {
+        let minutes = in_range("idle minutes", minutes, 1, 24 * 60)?;
+        writes.push((keys::IDLE_SECONDS, (minutes * 60).to_string()));
+    }
+    for (key, value) in writes {
+        store.set_setting(key, &value)?;
+    }
+    Ok(())
+}
+
+/// Which kind of model service, on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderName {
+    /// The Anthropic API.
+    Anthropic,
+    /// An OpenAI-compatible server.
+    Openai,
+}
+
+/// Where the model service stands (never the key itself).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderStatus {
+    /// The provider.
+    pub kind: ProviderName,
+    /// `None`: the provider's default.
+    pub base_url: Option<String>,
+    /// Where the key comes from, if there is one.
+    pub key_source: Option<&'static str>,
+    /// Whether the first run is over.
+    pub configured: bool,
+}
+
+/// What the first run (or Settings) saves.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProviderSetup {
+    /// The Anthropic API with a key.
+    Anthropic {
+        /// The key (goes to the keychain).
+        api_key: String,
+        /// Another Anthropic-compatible endpoint.
+        base_url: Option<String>,
+    },
+    /// An OpenAI-compatible server.
+    Openai {
+        /// Its URL (`http://127.0.0.1:11434/v1` for Ollama).
+        base_url: String,
+        /// Its key, if it needs one.
+        api_key: Option<String>,
+        /// The model to use.
+        model: Option<String>,
+    },
+}
+
+/// The provider as configured.
+pub fn provider_status(store: &Store, settings: &Settings) -> CommandResult<ProviderStatus> {
+    let (kind, secret) = match settings.provider {
+        ProviderKind::Anthropic => (ProviderName::Anthropic, Secret::AnthropicApiKey),
+        ProviderKind::OpenAi => (ProviderName::Openai, Secret::OpenAiApiKey),
+    };
+    let key_source = credentials::load(secret).map(|(_, source)| match source {
+        Source::Keychain => "keychain",
+        Source::Environment => "environment",
+    });
+    let chosen = store.setting(keys::PROVIDER)?.is_some()
+        || std::env::var_os("WORKROOM_PROVIDER").is_some_and(|v| !v.is_empty());
+    let configured = chosen || (kind == ProviderName::Anthropic && key_source.is_some());
+    Ok(ProviderStatus {
+        kind,
+        base_url: settings.base_url.clone().filter(|u| !u.is_empty()),
+        key_source,
+        configured,
+    })
+}
+
+fn check_url(url: &str) -> CommandResult<String> {
+    let url = url.trim();
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(url.trim_end_matches('/').to_string())
+    } else {
+        Err(CommandError::invalid(format!(
+            "{url:?} is not a web address (it should start with http:// or https://)"
+        )))
+    }
+}
+
+/// Saves the provider: the key in the keychain first (so a refused key changes nothing), then the
+/// settings.
+pub fn set_provider(store: &Store, setup: ProviderSetup) -> CommandResult<()> {
+    match setup {
+        ProviderSetup::Anthropic { api_key, base_url } => {
+            let api_key = api_key.trim();
+            if api_key.is_empty() {
+                return Err(CommandError::invalid("enter your Anthropic API key"));
+            }
+            let base_url = base_url
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| check_url(&u))
+                .transpose()?;
+            credentials::save(Secret::AnthropicApiKey, api_key)?;
+            store.set_setting(keys::PROVIDER, ProviderKind::Anthropic.as_str())?;
+            match base_url {
+                Some(url) => store.set_setting(keys::BASE_URL, &url)?,
+                // A stored URL from an earlier provider would still apply: put back the default.
+                None if store.setting(keys::BASE_URL)?.is_some() => {
+                    store.set_setting(keys::BASE_URL, "https://api.anthropic.com")?
+                }
+                None => {}
+            }
+        }
+        ProviderSetup::Openai {
+            base_url,
+            api_key,
+            model,
+        } => {
+            let base_url = check_url(&base_url)?;
+            if let Some(key) = api_key.filter(|k| !k.trim().is_empty()) {
+                credentials::save(Secret::OpenAiApiKey, key.trim())?;
+            }
+            store.set_setting(keys::PROVIDER, ProviderKind::OpenAi.as_str())?;
+            store.set_setting(keys::BASE_URL, &base_url)?;
+            if let Some(model) = model.filter(|m| !m.trim().is_empty()) {
+                store.set_setting(keys::MODEL, model.trim())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_validation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let changes: SettingsChanges = serde_json::from_value(serde_json::json!({
+            "default_permission_mode": "acceptEdits", "vm_cpus": 2, "idle_minutes": 5, "model": "claude-x"
+        }))
+        .unwrap();
+        write(&store, changes).unwrap();
+        let settings = Settings::load(&store).unwrap();
+        let read = read(&store, &settings).unwrap();
+        assert_eq!(
+            read,
+            AppSettings {
+                model: Some("claude-x".into()),
+                default_permission_mode: "acceptEdits".into(),
+                vm_memory_mib: 512,
+                vm_cpus: 2,
+                idle_minutes: 5,
+            }
+        );
+        let bad: SettingsChanges =
+            serde_json::from_value(serde_json::json!({"vm_cpus": 3, "vm_memory_mib": 1})).unwrap();
+        assert_eq!(
+            write(&store, bad).unwrap_err().code,
+            crate::error::ErrorCode::InvalidInput
+        );
+        // Nothing of a rejected update is stored.
+        let settings = Settings::load(&store).unwrap();
+        assert_eq!(super::read(&store, &settings).unwrap().vm_cpus, 2);
+        let clear: SettingsChanges =
+            serde_json::from_value(serde_json::json!({"model": null})).unwrap();
+        assert_eq!(clear.model, Some(None));
+    }
+
+    #[test]
+    fn provider_setup_shapes() {
+        let setup: ProviderSetup = serde_json::from_value(
+            serde_json::json!({"kind": "openai", "base_url": "http://127.0.0.1:11434/v1"}),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        set_provider(&store, setup).unwrap();
+        let settings = Settings::load(&store).unwrap();
+        let status = provider_status(&store, &settings).unwrap();
+        assert_eq!(status.kind, ProviderName::Openai);
+        assert!(status.configured);
+        let empty: ProviderSetup =
+            serde_json::from_value(serde_json::json!({"kind": "anthropic", "api_key": " "}))
+                .unwrap();
+        assert_eq!(
+            set_provider(&store, empty).unwrap_err().code,
+            crate::error::ErrorCode::InvalidInput
+        );
+    }
+}
