@@ -18,6 +18,9 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 [ -e /usr/include/librsvg-2.0/librsvg/rsvg.h ] || need_apt+=(librsvg2-dev)
 [ -e /usr/include/libsoup-3.0/libsoup/soup.h ] || need_apt+=(libsoup-3.0-dev)
 command -v npm >/dev/null || need_apt+=(npm)
+# The app's end-to-end tests: a virtual display and WebKit's WebDriver.
+command -v xvfb-run >/dev/null || need_apt+=(xvfb)
+command -v WebKitWebDriver >/dev/null || need_apt+=(webkit2gtk-driver)
 # The host reaches the Secret Service keychain over D-Bus.
 [ -e /usr/include/dbus-1.0/dbus/dbus.h ] || need_apt+=(libdbus-1-dev)
 # virtiofsd links libcap-ng and libseccomp.
@@ -60,6 +63,7 @@ rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/nul
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v virtiofsd >/dev/null || cargo install --locked --quiet virtiofsd
 command -v vhost-device-vsock >/dev/null || cargo install --locked --quiet vhost-device-vsock
+command -v tauri-driver >/dev/null || cargo install --locked --quiet tauri-driver
 
 # The guest image (kernel + initramfs with the agent) for this machine's architecture.
 arch=$(uname -m)

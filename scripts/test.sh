@@ -25,4 +25,6 @@ cargo bench -p workroom-agent --bench agent --locked -- --quick
 echo "== python conformance tests"
 venv=$("$repo/scripts/python-env.sh")
 cargo build -p workroom-agent -p fake-model --locked
-"$venv/bin/pytest" -q tests/python
+# Under a virtual display, so the desktop app's WebDriver end-to-end test runs too.
+cargo build -p workroom-app --locked
+xvfb-run -a "$venv/bin/pytest" -q tests/python

@@ -1,0 +1,467 @@
+"""End-to-end tests of the desktop app (`workroom-app`), driven through WebDriver.
+
+The real app runs under X (Xvfb) and boots a real VM; `tauri-driver` (crates.io) fronts
+`WebKitWebDriver` (Debian's `webkit2gtk-driver`), and the fake model server stands in for the
+provider. Run with::
+
+    xvfb-run -a .venv/bin/pytest -q tests/python/test_app_e2e.py
+
+The tests skip when there is no display, no `tauri-driver`, no `WebKitWebDriver`, no built app
+or no guest image. Screenshots of the main steps go to `$WORKROOM_E2E_SHOTS` (default: pytest's
+temporary directory for the test).
+
+tauri-driver hands its own environment to the app, so the app's settings (`WORKROOM_HOME`,
+`WORKROOM_BASE_URL`, `ANTHROPIC_API_KEY`) are set in tauri-driver's environment.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from fake_model import REPO_ROOT, FakeServer
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.common.options import ArgOptions  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+DRIVER_PORT = 4444  # tauri-driver's default
+ARCH = platform.machine()
+
+HELLO_REPLY = (
+    "Hello from the fake model. This answer arrives in many small pieces, "
+    "so the page has to render a stream."
+)
+OLD_CONTENT = "ORIGINAL-CONTENT: written by the test\n"
+NEW_CONTENT = "NEW-CONTENT: written by the agent after Allow once\n"
+AFTER_TOOL = "Tool step finished."
+
+
+# --- what the machine must have -------------------------------------------------------------------
+
+
+def _target_dir() -> Path:
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO_ROOT / "target")
+    return target if target.is_absolute() else REPO_ROOT / target
+
+
+def _which(name: str) -> str | None:
+    extra = str(Path.home() / ".cargo" / "bin")
+    return shutil.which(name) or shutil.which(name, path=extra)
+
+
+def _image_dir() -> Path:
+    return Path.home() / ".local" / "share" / "workroom" / "images" / ARCH
+
+
+@pytest.fixture(scope="module")
+def app_binary() -> Path:
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("no DISPLAY: run under `xvfb-run -a` (package xvfb) for the app e2e tests")
+    if _which("tauri-driver") is None:
+        pytest.skip("tauri-driver is missing (`cargo install --locked tauri-driver`)")
+    if _which("WebKitWebDriver") is None:
+        pytest.skip("WebKitWebDriver is missing (Debian package webkit2gtk-driver)")
+    if not (_image_dir() / "manifest.json").exists():
+        pytest.skip(f"no guest image in {_image_dir()} (build it with `workroom-image`)")
+    binary = _target_dir() / "debug" / "workroom-app"
+    if not binary.exists():
+        if not (REPO_ROOT / "ui" / "dist" / "index.html").exists():
+            pytest.skip("ui/dist is missing: `cd ui && npm run build`, then `cargo build -p workroom-app`")
+        subprocess.run(["cargo", "build", "-p", "workroom-app"], cwd=REPO_ROOT, check=True)
+    return binary
+
+
+@pytest.fixture
+def shots_dir(tmp_path: Path) -> Path:
+    directory = Path(os.environ.get("WORKROOM_E2E_SHOTS") or tmp_path / "screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+# --- the app, through tauri-driver ----------------------------------------------------------------
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class App:
+    """One tauri-driver process and the WebDriver session (app launch) on it."""
+
+    def __init__(self, binary: Path, env: dict[str, str], log: Path) -> None:
+        self.binary = binary
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen | None = None
+        self.driver: WebDriver | None = None
+
+    def start(self, folder: Path) -> WebDriver:
+        if _port_open(DRIVER_PORT):
+            pytest.fail(f"port {DRIVER_PORT} is already in use: another tauri-driver is running")
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [_which("tauri-driver") or "tauri-driver", "--port", str(DRIVER_PORT)],
+                env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 15
+        while not _port_open(DRIVER_PORT):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"tauri-driver did not listen on {DRIVER_PORT}:\n{self.log.read_text(errors='replace')}")
+            time.sleep(0.05)
+        options = ArgOptions()
+        options.set_capability("browserName", "wry")
+        options.set_capability("tauri:options", {
+            "application": str(self.binary),
+            "args": ["--open-folder", str(folder)],
+        })
+        # A new session launches the app; a connection dropped by a driver still settling is retried once.
+        for attempt in range(2):
+            try:
+                self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{DRIVER_PORT}", options=options)
+                return self.driver
+            except Exception as error:  # urllib3's ProtocolError is not a WebDriverException
+                if attempt == 1:
+                    raise AssertionError(
+                        f"no WebDriver session ({error!r}); tauri-driver log:\n{self.log.read_text(errors='replace')}"
+                    ) from error
+                time.sleep(1)
+        raise AssertionError("unreachable")
+
+    def stop(self) -> None:
+        if self.driver is not None:
+            try:
+                self.driver.quit()
+            except Exception:  # the driver may close the connection as the app exits; cleanup follows
+                pass
+            self.driver = None
+        if self.process is not None:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait()
+            self.process = None
+        deadline = time.monotonic() + 5
+        while _port_open(DRIVER_PORT) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _app_pids(binary: Path) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "exe") == str(binary):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture
+def workroom_env(tmp_path: Path) -> Callable[[FakeServer], dict[str, str]]:
+    """tauri-driver's (hence the app's) environment, with a fresh data directory per test."""
+    home = tmp_path / "workroom-home"
+    (home / "images").mkdir(parents=True)
+    (home / "images" / ARCH).symlink_to(_image_dir())
+
+    def make(server: FakeServer) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = f"{Path.home() / '.cargo' / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}"
+        env["WORKROOM_HOME"] = str(home)
+        env["WORKROOM_BASE_URL"] = server.url
+        env["ANTHROPIC_API_KEY"] = "sk-test"
+        for name in ("ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"):
+            env.pop(name, None)
+        return env
+
+    return make
+
+
+@pytest.fixture
+def launch(app_binary: Path, tmp_path: Path) -> Iterator[Callable[[dict[str, str], Path], WebDriver]]:
+    """Starts tauri-driver and the app (one launch per call); everything is stopped at teardown."""
+    apps: list[App] = []
+    before = set(_app_pids(app_binary))
+
+    def start(env: dict[str, str], folder: Path) -> WebDriver:
+        for app in apps:
+            app.stop()
+        app = App(app_binary, env, tmp_path / f"tauri-driver-{len(apps)}.log")
+        apps.append(app)
+        return app.start(folder)
+
+    yield start
+    for app in apps:
+        app.stop()
+    # The app shuts its VMs down on SIGTERM; anything left of this test's launches goes too.
+    for pid in set(_app_pids(app_binary)) - before:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    home = str(tmp_path / "workroom-home")
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(home) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in _processes_mentioning(home):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# --- page helpers ---------------------------------------------------------------------------------
+
+
+class Page:
+    def __init__(self, driver: WebDriver, shots: Path, prefix: str) -> None:
+        self.driver = driver
+        self.shots = shots
+        self.prefix = prefix
+
+    def text(self) -> str:
+        try:
+            return self.driver.find_element(By.TAG_NAME, "body").text
+        except WebDriverException as error:
+            return f"(page text unavailable: {error.msg})"
+
+    def wait(self, what: str, condition: Callable[[WebDriver], Any], timeout: float = 30) -> Any:
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=(WebDriverException,)).until(condition)
+        except TimeoutException:
+            self.shot(f"FAILED-{what[:40].replace(' ', '-').replace('/', '-')}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; page text:\n{self.text()}") from None
+
+    def shot(self, name: str) -> None:
+        try:
+            self.driver.save_screenshot(str(self.shots / f"{self.prefix}-{name}.png"))
+        except WebDriverException:
+            pass
+
+    def all(self, css: str) -> list:
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def count(self, css: str) -> int:
+        return len(self.all(css))
+
+    def send(self, message: str) -> None:
+        box = self.wait("the composer", lambda d: d.find_element(By.ID, "composer-text"))
+        box.click()
+        box.send_keys(message)
+        box.send_keys(Keys.ENTER)
+
+    def button(self, scope_css: str, label: str, timeout: float = 30):
+        def find(d: WebDriver):
+            for scope in d.find_elements(By.CSS_SELECTOR, scope_css):
+                for button in scope.find_elements(By.TAG_NAME, "button"):
+                    if button.text.strip().startswith(label) and button.is_displayed() and button.is_enabled():
+                        return button
+            return False
+        return self.wait(f'a button "{label}" in {scope_css}', find, timeout)
+
+    def turn_footers(self) -> list[str]:
+        return [f.text for f in self.all(".turn-footer")]
+
+    def wait_turn_end(self, before: int, timeout: float = 60) -> str:
+        footers = self.wait(f"turn {before + 1} to end (a .turn-footer)",
+                            lambda d: (f := self.turn_footers()) and len(f) > before and f, timeout)
+        return footers[before]
+
+
+# --- the script ----------------------------------------------------------------------------------
+
+
+def _script() -> dict[str, Any]:
+    def text(t: str, **extra: Any) -> dict[str, Any]:
+        return {"content": [{"type": "text", "text": t}], **extra}
+
+    def tool(name: str, tool_input: dict[str, Any], say: str) -> dict[str, Any]:
+        return {"content": [{"type": "text", "text": say},
+                            {"type": "tool_use", "name": name, "input": tool_input}]}
+
+    return {
+        "rules": [
+            # (1) a streamed answer: small chunks with a pause between events.
+            {"when": {"last_user_text_contains": "say hello"},
+             "reply": text(HELLO_REPLY, text_chunk=4, event_delay_ms=25)},
+            # (2) overwrite an existing file: Read first (the Write tool insists), then Write.
+            {"when": {"last_user_text_contains": "overwrite notes"},
+             "reply": tool("Read", {"file_path": "notes.txt"}, "Reading notes.txt first.")},
+            {"when": {"last_is_tool_result": True, "tool_result_contains": "ORIGINAL-CONTENT"},
+             "reply": tool("Write", {"file_path": "notes.txt", "content": NEW_CONTENT}, "Now overwriting it.")},
+            # (3) a command the person denies.
+            {"when": {"last_user_text_contains": "touch a file"},
+             "reply": tool("Bash", {"command": "touch denied.txt"}, "Creating the file.")},
+            # (4) a long command the person stops.
+            {"when": {"last_user_text_contains": "wait a long time"},
+             "reply": tool("Bash", {"command": "sleep 30"}, "Sleeping.")},
+            {"when": {"last_is_tool_result": True}, "reply": text(AFTER_TOOL)},
+            {"when": {}, "reply": text("fallback answer")},
+        ],
+    }
+
+
+# --- the test -------------------------------------------------------------------------------------
+
+
+# A real window, a real VM under software emulation and a WebDriver bridge on a shared 2-core
+# machine: one retry absorbs a lost WebDriver connection; every assertion still has to hold.
+@pytest.mark.flaky(reruns=1)
+def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_path: Path) -> None:
+    """Open a folder, stream an answer, allow a Write, deny a Bash, stop a long tool, restart."""
+    server = fake_model(_script())
+    env = workroom_env(server)
+    folder = tmp_path / "Project Folder"
+    folder.mkdir()
+    notes = folder / "notes.txt"
+    notes.write_text(OLD_CONTENT, encoding="utf-8")
+    timings: dict[str, float] = {}
+    mark = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        timings[name] = round(now - mark, 2)
+        mark = now
+
+    # --- first launch: the folder from the command line opens a session --------------------------
+    page = Page(launch(env, folder), shots_dir, "1")
+    page.wait("the session on the launch folder (a chat with the folder chip)",
+              lambda d: any(c.text == folder.name for c in d.find_elements(By.CSS_SELECTOR, ".folder-chips .chip")))
+    page.shot("session-opened")
+    lap("launch")
+
+    # (1) a message and its streamed answer
+    page.send("Please say hello")
+    page.wait("the user's message in the chat",
+              lambda d: any("Please say hello" in m.text for m in d.find_elements(By.CSS_SELECTOR, ".user-message")))
+    page.wait("the answer to start streaming (.assistant-message with a .stream-cursor)",
+              lambda d: d.find_elements(By.CSS_SELECTOR, ".assistant-message .stream-cursor"), timeout=60)
+    partial = page.all(".assistant-message")[-1].text
+    page.shot("streaming")
+    footer = page.wait_turn_end(0)
+    answer = page.all(".assistant-message")[-1].text
+    assert HELLO_REPLY in answer, f"streamed answer {answer!r}; page:\n{page.text()}"
+    assert partial != HELLO_REPLY, "the answer was seen only complete, never while streaming"
+    assert footer.startswith("Done in"), footer
+    assert not page.all(".assistant-message .stream-cursor"), "the stream cursor stayed after the turn"
+    page.shot("answered")
+    lap("hello (incl. VM boot)")
+
+    # (2) Allow once for a Write that overwrites notes.txt
+    page.send("Please overwrite notes")
+    card = page.wait("the Write permission card",
+                     lambda d: [c for c in d.find_elements(By.CSS_SELECTOR, ".permission-card") if c.is_displayed()])[0]
+    assert "NEW-CONTENT" in card.text, f"the card does not show the new content:\n{card.text}"
+    assert notes.read_text(encoding="utf-8") == OLD_CONTENT, "the file changed before the answer"
+    page.shot("write-permission")
+    page.button(".permission-card", "Allow once").click()
+    page.wait_turn_end(1)
+    page.wait("the permission card to go away", lambda d: not d.find_elements(By.CSS_SELECTOR, ".permission-card"))
+    assert notes.read_text(encoding="utf-8") == NEW_CONTENT, "notes.txt does not hold the agent's content"
+    assert AFTER_TOOL in page.text()
+    page.shot("write-allowed")
+    lap("write allowed")
+
+    # (3) Deny a Bash command: it must not run
+    page.send("Please touch a file")
+    card = page.wait("the Bash permission card",
+                     lambda d: [c for c in d.find_elements(By.CSS_SELECTOR, ".permission-card") if c.is_displayed()])[0]
+    assert "touch denied.txt" in card.text, card.text
+    page.shot("bash-permission")
+    page.button(".permission-card", "Deny").click()
+    page.wait_turn_end(2)
+    assert not (folder / "denied.txt").exists(), "the denied command ran"
+    assert server.model_requests()[-1]["served_by"] == "rules[5]", "the model did not get the denial as a tool result"
+    page.shot("bash-denied")
+    lap("bash denied")
+
+    # (4) Stop during a long tool
+    page.send("Please wait a long time")
+    # `sleep` is a harmless command, which the agent may run without asking; answer if it asks.
+    def sleep_started(d: WebDriver):
+        cards = [c for c in d.find_elements(By.CSS_SELECTOR, ".permission-card") if c.is_displayed() and "sleep 30" in c.text]
+        running = [c for c in d.find_elements(By.CSS_SELECTOR, ".tool-card.is-running") if "sleep 30" in c.text]
+        return (cards and ("card", cards[0])) or (running and ("running", running[0]))
+
+    kind, element = page.wait("the sleep command to run (or ask to)", sleep_started)
+    if kind == "card":
+        page.button(".permission-card", "Allow once").click()
+        page.wait("the sleep command to be running",
+                  lambda d: [c for c in d.find_elements(By.CSS_SELECTOR, ".tool-card.is-running") if "sleep 30" in c.text])
+    page.shot("long-tool-running")
+    stop = page.button(".composer", "Stop")
+    stopped_at = time.monotonic()
+    stop.click()
+    footer = page.wait_turn_end(3, timeout=10)
+    stop_seconds = time.monotonic() - stopped_at
+    assert footer.startswith("Stopped after"), f"turn footer {footer!r}; page:\n{page.text()}"
+    assert stop_seconds < 8, f"Stop took {stop_seconds:.1f}s"
+    page.wait("the Stop button to go away",
+              lambda d: not [b for b in d.find_elements(By.CSS_SELECTOR, ".composer button") if b.text.startswith("Stop")])
+    page.shot("stopped")
+    timings["stop to turn end"] = round(stop_seconds, 2)
+    lap("long tool stopped")
+
+    # Stop the VM before closing, so the window closes without asking.
+    page.button(".vm-status", "Stop the virtual machine").click()
+    page.wait("the VM to stop", lambda d: d.find_elements(By.CSS_SELECTOR, ".vm-stopped, .vm-idle"), timeout=30)
+    lap("vm stopped")
+
+    # --- (5) second launch, same data directory: the session and its history are there ----------
+    other = tmp_path / "Other Folder"
+    other.mkdir()
+    page = Page(launch(env, other), shots_dir, "2")
+    rows = page.wait("two sessions in the sidebar (the old one and the new launch folder's)",
+                     lambda d: (r := d.find_elements(By.CSS_SELECTOR, ".session-row .session-open")) and len(r) >= 2 and r)
+    page.wait("the new launch folder's session to open",
+              lambda d: any(c.text == other.name for c in d.find_elements(By.CSS_SELECTOR, ".folder-chips .chip")))
+    page.shot("restarted")
+    old = [r for r in rows if r.get_attribute("aria-current") != "page"]
+    assert len(old) == 1, f"expected one other session; sidebar:\n{page.driver.find_element(By.CSS_SELECTOR, '.sidebar').text}"
+    old[0].click()
+    page.wait("the old session's chip", lambda d: any(
+        c.text == folder.name for c in d.find_elements(By.CSS_SELECTOR, ".folder-chips .chip")))
+    page.wait("the old session's history (all four messages and the streamed answer)", lambda d: all(
+        t in d.find_element(By.CSS_SELECTOR, ".chat-items").text
+        for t in ("Please say hello", HELLO_REPLY, "Please overwrite notes", "Please touch a file",
+                  "Please wait a long time")))
+    footers = page.turn_footers()
+    assert len(footers) == 4 and footers[-1].startswith("Stopped after"), f"turn footers after restart: {footers}"
+    page.shot("history")
+    lap("restart and history")
+    print("e2e timings (s):", timings)
