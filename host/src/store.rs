@@ -378,6 +378,21 @@ impl Store {
         })
     }
 
+    /// Adds a folder to a session (after the existing ones); a folder it already has is left alone.
+    pub fn add_folder(&self, id: &str, folder: &Path) -> Result<SessionRecord, StoreError> {
+        let record = self.session(id)?;
+        if !record.folders.iter().any(|f| f == folder) {
+            let position = record.folders.len() as i64;
+            self.with(|c| {
+                c.execute(
+                    "INSERT INTO session_folders (session_id, position, host_path) VALUES (?1, ?2, ?3)",
+                    params![id, position, folder.to_string_lossy()],
+                )
+            })?;
+        }
+        self.session(id)
+    }
+
     /// Renames a session.
     pub fn rename_session(&self, id: &str, title: &str) -> Result<(), StoreError> {
         let changed = self.with(|c| {

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -376,4 +376,53 @@ async fn closing_a_session_while_its_vm_boots_stops_the_boot_and_keeps_the_messa
     assert!(frames
         .iter()
         .any(|f| f.body["type"] == "workroom_unsent" && f.body["text"] == "hello?"));
+}
+
+#[tokio::test]
+async fn a_folder_added_to_a_session_is_shared_when_it_next_opens() {
+    let extra = tempfile::tempdir().unwrap();
+    let extra_folder = extra.path().join("Receipts");
+    std::fs::create_dir_all(&extra_folder).unwrap();
+    let extra_path = extra_folder.canonicalize().unwrap();
+    let target = extra_path.join("summary.txt");
+    let rig = rig(
+        |_| {
+            json!({"steps": [
+                say("first turn in one folder"),
+                tool("Write", json!({"file_path": target, "content": "both folders\n"})),
+                say("written"),
+            ]})
+        },
+        &[],
+    );
+    let mut session = rig.open();
+    session.send("hello");
+    until(&mut session, is_result).await;
+    session.close().await;
+
+    let record = rig.host.add_folder(&rig.id, &extra_folder).unwrap();
+    assert_eq!(record.folders, vec![rig.folder.clone(), extra_path.clone()]);
+    assert!(rig
+        .host
+        .add_folder(&rig.id, Path::new("/no/such/folder"))
+        .is_err());
+
+    let mut session = rig.open();
+    session.send("write in the new folder");
+    let auto = until(&mut session, |e| {
+        matches!(e, SessionEvent::AutoAllowed { .. })
+    })
+    .await;
+    assert!(
+        format!("{auto:?}").contains("summary.txt in Receipts"),
+        "{auto:?}"
+    );
+    until(&mut session, is_result).await;
+    session.close().await;
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "both folders\n");
+    // The conversation went on: the second VM's agent resumed the first turn's history.
+    let last = rig.model.requests().into_iter().last().unwrap();
+    assert!(last.body["messages"]
+        .to_string()
+        .contains("first turn in one folder"));
 }

@@ -233,6 +233,23 @@ impl Host {
         )?)
     }
 
+    /// Shares one more folder with a session. It takes effect when the session is next opened: a
+    /// session open now must be closed first (its VM stops; the conversation resumes in a VM that
+    /// also shares the new folder, which the agent gets as an extra working folder).
+    pub fn add_folder(&self, id: &str, folder: &Path) -> Result<SessionRecord, HostError> {
+        let path = folder.canonicalize().map_err(|e| HostError::Folder {
+            path: folder.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        if !path.is_dir() {
+            return Err(HostError::Folder {
+                path,
+                reason: "it is not a folder".into(),
+            });
+        }
+        Ok(self.inner.store.add_folder(id, &path)?)
+    }
+
     /// Opens a session: its task starts now; its VM boots with the first message.
     pub fn open_session(&self, id: &str) -> Result<SessionHandle, HostError> {
         let record = self.inner.store.session(id)?;

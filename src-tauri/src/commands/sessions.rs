@@ -141,17 +141,18 @@ pub async fn set_permission_mode(
     }
 }
 
-/// Shares one more folder with a session.
+/// Shares one more folder with a session. A running VM is stopped so the next message boots one
+/// that also shares the new folder; the conversation continues.
 #[tauri::command]
 pub async fn add_folder(
-    _state: State<'_, AppState>,
+    state: State<'_, AppState>,
     id: String,
     folder: PathBuf,
 ) -> CommandResult<SessionRecord> {
-    let _ = (id, folder);
-    Err(CommandError::unsupported(
-        "adding a folder to an existing session is not available yet; start a new session over both folders",
-    ))
+    if let Some(session) = state.session_if_open(&id) {
+        session.stop_vm().await?;
+    }
+    Ok(state.host().add_folder(&id, &folder)?)
 }
 
 /// Stops the session's VM; the next message boots it again.
