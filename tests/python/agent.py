@@ -26,32 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from binaries import binary_path, ensure_binary
 
 
 def agent_binary() -> Path:
-    """Path of the agent: $WORKROOM_AGENT_BIN, else <target dir>/debug/workroom-agent.
-
-    The target dir is $CARGO_TARGET_DIR (relative paths are taken from the repo root), else
-    <repo>/target.
-    """
-    explicit = os.environ.get("WORKROOM_AGENT_BIN")
-    if explicit:
-        return Path(explicit)
-    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO_ROOT / "target")
-    if not target.is_absolute():
-        target = REPO_ROOT / target
-    return target / "debug" / "workroom-agent"
+    """Path of the agent: $WORKROOM_AGENT_BIN, else <target dir>/debug/workroom-agent."""
+    return binary_path("workroom-agent", "WORKROOM_AGENT_BIN")
 
 
 def ensure_agent_binary() -> Path:
     """The agent binary, built with `cargo build -p workroom-agent` if it is missing."""
-    binary = agent_binary()
-    if binary.exists() or os.environ.get("WORKROOM_AGENT_BIN"):
-        return binary
-    # Convenience for a fresh checkout; CI builds it beforehand so this is normally skipped.
-    subprocess.run(["cargo", "build", "-p", "workroom-agent"], cwd=REPO_ROOT, check=True)
-    return binary
+    return ensure_binary("workroom-agent", "workroom-agent", "WORKROOM_AGENT_BIN")
 
 
 @dataclass

@@ -24,33 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from binaries import binary_path, ensure_binary
 MODEL_PATHS = ("/v1/messages", "/v1/chat/completions")
 READY_PREFIX = "listening on "
 
 
 def fake_model_binary() -> Path:
-    """Path of the server binary: $FAKE_MODEL_BIN, else <target dir>/debug/fake-model.
-
-    The target dir is $CARGO_TARGET_DIR (relative paths are taken from the repo root, which is
-    where cargo is normally run), else <repo>/target.
-    """
-    explicit = os.environ.get("FAKE_MODEL_BIN")
-    if explicit:
-        return Path(explicit)
-    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO_ROOT / "target")
-    if not target.is_absolute():
-        target = REPO_ROOT / target
-    return target / "debug" / "fake-model"
-
-
-def _ensure_binary() -> Path:
-    binary = fake_model_binary()
-    if binary.exists() or os.environ.get("FAKE_MODEL_BIN"):
-        return binary
-    # Convenience for a fresh checkout; CI builds it beforehand so this is normally skipped.
-    subprocess.run(["cargo", "build", "-p", "fake-model"], cwd=REPO_ROOT, check=True)
-    return binary
+    """Path of the server binary: $FAKE_MODEL_BIN, else <target dir>/debug/fake-model."""
+    return binary_path("fake-model", "FAKE_MODEL_BIN")
 
 
 class FakeServer:
@@ -116,7 +97,7 @@ def start_fake_model(script: dict[str, Any], *, workdir: Path | str | None = Non
     `workdir` receives script.json, requests.jsonl and fake-model.stderr (a fresh temporary
     directory if not given). The caller must `stop()` the server (or use it as a context manager).
     """
-    binary = _ensure_binary()
+    binary = ensure_binary("fake-model", "fake-model", "FAKE_MODEL_BIN")
     workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="fake-model-"))
     workdir.mkdir(parents=True, exist_ok=True)
     script_path = workdir / "script.json"

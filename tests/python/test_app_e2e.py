@@ -28,7 +28,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from fake_model import REPO_ROOT, FakeServer
+from binaries import REPO_ROOT, target_dir
+from fake_model import FakeServer
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
@@ -53,11 +54,6 @@ AFTER_TOOL = "Tool step finished."
 # --- what the machine must have -------------------------------------------------------------------
 
 
-def _target_dir() -> Path:
-    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO_ROOT / "target")
-    return target if target.is_absolute() else REPO_ROOT / target
-
-
 def _which(name: str) -> str | None:
     extra = str(Path.home() / ".cargo" / "bin")
     return shutil.which(name) or shutil.which(name, path=extra)
@@ -77,7 +73,7 @@ def app_binary() -> Path:
         pytest.skip("WebKitWebDriver is missing (Debian package webkit2gtk-driver)")
     if not (_image_dir() / "manifest.json").exists():
         pytest.skip(f"no guest image in {_image_dir()} (build it with `workroom-image`)")
-    binary = _target_dir() / "debug" / "workroom-app"
+    binary = target_dir() / "debug" / "workroom-app"
     if not binary.exists():
         if not (REPO_ROOT / "ui" / "dist" / "index.html").exists():
             pytest.skip("ui/dist is missing: `cd ui && npm run build`, then `cargo build -p workroom-app`")
