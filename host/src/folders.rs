@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use workroom_protocol::vm::{cmdline, encode_cmdline_value};
+use workroom_protocol::vm::{cmdline, encode_cmdline_value, AGENT_STATE_DIR};
 
 use crate::vm::Share;
 
@@ -26,8 +26,6 @@ pub struct FolderMap {
     folders: Vec<Folder>,
 }
 
-/// Where the agent's own state (its transcript, for `--resume`) is mounted in the guest.
-pub const AGENT_STATE_GUEST_PATH: &str = "/run/workroom/state";
 /// Tag of the agent state share.
 pub const AGENT_STATE_TAG: &str = "state";
 
@@ -103,7 +101,7 @@ impl FolderMap {
         words.push(format!(
             "{}={AGENT_STATE_TAG}:{}",
             cmdline::SHARE,
-            encode_cmdline_value(AGENT_STATE_GUEST_PATH)
+            encode_cmdline_value(AGENT_STATE_DIR)
         ));
         words
     }

@@ -46,6 +46,10 @@ pub mod cmdline {
 /// Default guest-local TCP port for the model proxy.
 pub const GUEST_MODEL_PORT: u16 = 8126;
 
+/// Where the agent keeps its own state (transcripts for `--resume`) in the guest. The host shares a
+/// per-session folder there, so the state outlives the VM.
+pub const AGENT_STATE_DIR: &str = "/run/workroom/state";
+
 /// A shared folder as mounted in the guest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mount {

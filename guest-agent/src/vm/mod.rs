@@ -105,7 +105,7 @@ fn prepare_environment(model_port: u16) {
         ),
         (
             "WORKROOM_AGENT_STATE_DIR",
-            "/run/workroom/state".to_string(),
+            workroom_protocol::vm::AGENT_STATE_DIR.to_string(),
         ),
     ];
     for (key, value) in vars {

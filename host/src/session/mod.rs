@@ -201,21 +201,12 @@ impl Host {
         }
         let mut canonical = Vec::new();
         for folder in folders {
-            let path = folder.canonicalize().map_err(|e| HostError::Folder {
-                path: folder.clone(),
-                reason: e.to_string(),
-            })?;
-            if !path.is_dir() {
-                return Err(HostError::Folder {
-                    path,
-                    reason: "it is not a folder".into(),
-                });
-            }
+            let path = shareable(folder)?;
             if !canonical.contains(&path) {
                 canonical.push(path);
             }
         }
-        let id = uuid_v4();
+        let id = uuid::Uuid::new_v4().to_string();
         let title = options.title.unwrap_or_else(|| {
             canonical
                 .iter()
@@ -237,17 +228,7 @@ impl Host {
     /// session open now must be closed first (its VM stops; the conversation resumes in a VM that
     /// also shares the new folder, which the agent gets as an extra working folder).
     pub fn add_folder(&self, id: &str, folder: &Path) -> Result<SessionRecord, HostError> {
-        let path = folder.canonicalize().map_err(|e| HostError::Folder {
-            path: folder.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        if !path.is_dir() {
-            return Err(HostError::Folder {
-                path,
-                reason: "it is not a folder".into(),
-            });
-        }
-        Ok(self.inner.store.add_folder(id, &path)?)
+        Ok(self.inner.store.add_folder(id, &shareable(folder)?)?)
     }
 
     /// Opens a session: its task starts now; its VM boots with the first message.
@@ -333,6 +314,17 @@ impl SessionHandle {
     }
 }
 
-fn uuid_v4() -> String {
-    uuid::Uuid::new_v4().to_string()
+/// The canonical path of a folder that can be shared, or why it cannot.
+fn shareable(folder: &Path) -> Result<PathBuf, HostError> {
+    let path = folder.canonicalize().map_err(|e| HostError::Folder {
+        path: folder.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if !path.is_dir() {
+        return Err(HostError::Folder {
+            path,
+            reason: "it is not a folder".into(),
+        });
+    }
+    Ok(path)
 }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::broker::{self, PermissionAnswer, PermissionPrompt};
 use super::connection::{AgentConnection, Incoming};
 use super::{Command, HostInner, SessionEvent, VmState};
-use crate::folders::{FolderMap, AGENT_STATE_GUEST_PATH};
+use crate::folders::FolderMap;
 use crate::guest::model_proxy::ModelProxy;
 use crate::image;
 use crate::machine::Machine;
@@ -375,7 +375,6 @@ impl Runtime {
                 args.extend(["--resume".into(), agent_id.clone()]);
             }
         }
-        let _ = AGENT_STATE_GUEST_PATH;
         args
     }
 

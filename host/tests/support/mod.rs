@@ -110,7 +110,7 @@ pub async fn serve_local_guest(guest: Arc<FakeGuest>) {
                     .filter_map(Value::as_str)
                     .map(&to_host)
                     .collect();
-                let state = to_host("/run/workroom/state");
+                let state = to_host(workroom_protocol::vm::AGENT_STATE_DIR);
                 let session_id = request["session_id"]
                     .as_str()
                     .unwrap_or_default()
