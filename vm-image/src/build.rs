@@ -10,6 +10,7 @@ use crate::deb::{self, Visit};
 use crate::fetch::{human_size, FetchedDeb, Fetcher};
 use crate::manifest::{self, Manifest};
 use crate::modules::{self, Collector, DepGraph};
+use crate::progress::ProgressSink;
 use crate::{pins, sha256_hex, Arch, Error, IoContext, Result};
 
 /// Output file names inside `<out>/<arch>/`.
@@ -40,6 +41,8 @@ pub struct BuildOptions {
     pub agent_version: Option<String>,
     /// Workspace containing `workroom-agent`.
     pub workspace: PathBuf,
+    /// Where progress as numbers goes (stderr gets the messages either way).
+    pub progress: ProgressSink,
 }
 
 /// The result of a build.
@@ -116,9 +119,15 @@ fn abandon(agent_job: AgentJob, e: Error) -> Error {
 
 fn build_inner(opts: &BuildOptions, started: Instant, agent_job: AgentJob) -> Result<BuildReport> {
     let arch = opts.arch;
+    // The overall range by what each phase costs on a first run: the ~60 MB kernel package
+    // download dominates; a cached one makes the bar jump.
+    let progress = &opts.progress;
+    progress.report("Downloading the Linux kernel", 0.0);
     let fetched = (|| -> Result<(FetchedDeb, FetchedDeb)> {
-        let fetcher = Fetcher::new(opts.cache_dir.clone())?;
+        let mut fetcher = Fetcher::new(opts.cache_dir.clone())?;
+        fetcher.set_progress(Some(progress.phase(0.0, 0.70)));
         let kernel_deb = fetcher.fetch_deb(&pins::kernel(arch), arch.debian())?;
+        fetcher.set_progress(Some(progress.phase(0.70, 0.74)));
         let busybox_deb = fetcher.fetch_deb(&pins::busybox(arch), arch.debian())?;
         Ok((kernel_deb, busybox_deb))
     })();
@@ -128,6 +137,7 @@ fn build_inner(opts: &BuildOptions, started: Instant, agent_job: AgentJob) -> Re
     };
     eprintln!("downloads ready ({:.1} s)", started.elapsed().as_secs_f64());
 
+    progress.report("Unpacking the Linux kernel and its modules", 0.74);
     let unpacked = (|| -> Result<_> {
         let t = Instant::now();
         let scan = scan_kernel_package(&kernel_deb.path, pins::WANTED_MODULES)?;
@@ -155,7 +165,11 @@ fn build_inner(opts: &BuildOptions, started: Instant, agent_job: AgentJob) -> Re
         Err(e) => return Err(abandon(agent_job, e)),
     };
 
+    if !agent_job.is_finished() {
+        progress.report("Building the guest agent", 0.86);
+    }
     let (agent_bin, agent_data) = join_agent(agent_job)?;
+    progress.report("Packing the guest image", 0.94);
 
     // The initramfs.
     let mut archive = Archive::new();
@@ -272,6 +286,7 @@ fn build_inner(opts: &BuildOptions, started: Instant, agent_job: AgentJob) -> Re
             (MANIFEST_FILE, manifest.to_json().as_bytes()),
         ],
     )?;
+    progress.report("The guest image is ready", 1.0);
     eprintln!(
         "image for {arch} written to {} in {:.1} s",
         dir.display(),

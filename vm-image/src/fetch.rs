@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::index::{self, IndexEntry};
 use crate::pins::{DebPin, Suite, FALLBACK_INDICES};
+use crate::progress::Phase;
 use crate::{hex, Error, IoContext, Result};
 
 /// A `.deb` ready to read, and what it is.
@@ -47,6 +48,7 @@ pub struct Fetcher {
     client: reqwest::blocking::Client,
     cache_dir: PathBuf,
     fallback_indices: Vec<Suite>,
+    progress: Option<Phase>,
 }
 
 impl Fetcher {
@@ -62,7 +64,13 @@ impl Fetcher {
             client,
             cache_dir,
             fallback_indices: FALLBACK_INDICES.to_vec(),
+            progress: None,
         })
+    }
+
+    /// Reports the bytes of the following downloads into `phase` (`None`: stderr only).
+    pub fn set_progress(&mut self, phase: Option<Phase>) {
+        self.progress = phase;
     }
 
     /// Searches these suites instead of [`FALLBACK_INDICES`] for replacements.
@@ -261,6 +269,14 @@ impl Fetcher {
         let mut buf = vec![0u8; 256 * 1024];
         let mut received: u64 = 0;
         let mut next_report = Instant::now() + Duration::from_secs(5);
+        let file_name = url.rsplit('/').next().unwrap_or(url);
+        let mut meter = self.progress.as_ref().map(|phase| {
+            phase.bytes(
+                format!("Downloading {file_name}"),
+                total,
+                Duration::from_millis(200),
+            )
+        });
         loop {
             let n = response.read(&mut buf).map_err(|e| Error::Io {
                 context: format!("download of {url} failed"),
@@ -273,6 +289,9 @@ impl Fetcher {
             tmp.write_all(&buf[..n])
                 .io_context(|| format!("cannot write to {}", tmp.path().display()))?;
             received += n as u64;
+            if let Some(meter) = &mut meter {
+                meter.update(received);
+            }
             if Instant::now() >= next_report {
                 next_report = Instant::now() + Duration::from_secs(5);
                 match total {

@@ -16,6 +16,7 @@ pub mod kernel;
 pub mod manifest;
 pub mod modules;
 pub mod pins;
+pub mod progress;
 
 use std::path::PathBuf;
 

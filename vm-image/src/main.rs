@@ -165,6 +165,7 @@ fn main() -> Result<()> {
         agent_bin,
         agent_version: args.agent_version,
         workspace: args.workspace.unwrap_or_else(agent::workspace_root),
+        progress: Default::default(),
     };
     let report = build::build(&opts)
         .with_context(|| format!("building the {} guest image failed", opts.arch))?;

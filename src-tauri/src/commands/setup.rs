@@ -4,13 +4,17 @@ use std::path::Path;
 
 use serde::Serialize;
 use tauri::ipc::Channel;
-use tauri::State;
+use tauri::path::BaseDirectory;
+use tauri::{Manager, State};
 use workroom_host::image::{self, ImageError};
 use workroom_host::vm::Arch;
 
 use crate::error::{CommandError, CommandResult};
 use crate::settings::{self, AppSettings, ProviderSetup, ProviderStatus, SettingsChanges};
 use crate::state::AppState;
+
+/// The guest agent's file name among an installed app's resources.
+const BUNDLED_AGENT: &str = "workroom-agent";
 
 /// Whether the guest image is there.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,42 +111,52 @@ pub async fn image_status(state: State<'_, AppState>) -> CommandResult<ImageStat
 }
 
 /// Builds the guest image into the images directory, reporting progress over `on_progress`.
+///
+/// An installed app carries the guest agent as a resource (see `scripts/bundle.sh`), so only the
+/// Debian kernel and busybox are downloaded; a development build cross-builds the agent from the
+/// source tree it was built from.
 #[tauri::command]
-pub async fn prepare_image(
+pub async fn prepare_image<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
     state: State<'_, AppState>,
     on_progress: Channel<ImageProgress>,
 ) -> CommandResult<ImageStatus> {
-    let progress = |step: &str, fraction: Option<f64>| {
+    let progress = workroom_image::progress::ProgressSink::new(move |p| {
+        // A closed page stops listening; the build goes on and the next window finds the image.
         let _ = on_progress.send(ImageProgress {
-            step: step.into(),
-            fraction,
+            step: p.step,
+            fraction: Some(p.fraction),
         });
-    };
+    });
     // A second window waits for the first build, then finds the image ready.
     let _building = state.image_build.lock().await;
     if let status @ ImageStatus::Ready { .. } = image_status_of(state.images()) {
-        progress("The guest image is ready", Some(1.0));
+        progress.report("The guest image is ready", 1.0);
         return Ok(status);
     }
     let arch = match Arch::default() {
         Arch::X86_64 => workroom_image::Arch::X86_64,
         Arch::Aarch64 => workroom_image::Arch::Aarch64,
     };
+    let bundled_agent = app
+        .path()
+        .resolve(BUNDLED_AGENT, BaseDirectory::Resource)
+        .ok()
+        .filter(|p| p.is_file());
     let options = workroom_image::build::BuildOptions {
         arch,
         out_dir: state.images().to_path_buf(),
         cache_dir: workroom_image::default_cache_dir(workroom_image::process_env)
             .map_err(|e| CommandError::unknown(e.to_string()))?,
-        agent_bin: None,
-        agent_version: None,
+        agent_version: bundled_agent
+            .as_ref()
+            .map(|_| env!("CARGO_PKG_VERSION").to_string()),
+        agent_bin: bundled_agent,
         workspace: workroom_image::agent::workspace_root(),
+        progress,
     };
-    progress(
-        "Downloading Debian packages and building the guest agent (a few minutes the first time)",
-        None,
-    );
-    // The builder is synchronous and reports its steps on stderr only; it runs on a blocking
-    // thread owned by this command, which waits for it.
+    // The builder is synchronous; it runs on a blocking thread owned by this command, which
+    // waits for it.
     let built =
         tauri::async_runtime::spawn_blocking(move || workroom_image::build::build(&options))
             .await
@@ -152,7 +166,6 @@ pub async fn prepare_image(
             "preparing the guest image failed: {e}"
         )));
     }
-    progress("The guest image is ready", Some(1.0));
     Ok(image_status_of(state.images()))
 }
 

@@ -28,6 +28,7 @@ pub fn build(app: &App, arch: Option<ImageArch>) -> anyhow::Result<ExitCode> {
         agent_version: None,
         // The agent is cross-built from the source tree this program was built from.
         workspace: agent::workspace_root(),
+        progress: Default::default(),
     };
     println!(
         "Building the {arch} guest image into {} (downloads are cached in {}).",
