@@ -43,6 +43,8 @@ pub struct Settings {
     pub model: Option<String>,
     /// Memory of each VM.
     pub vm_memory_mib: u32,
+    /// Virtual CPUs of each VM.
+    pub vm_cpus: u32,
     /// Cap on the memory of all running VMs together.
     pub max_total_memory_mib: u32,
     /// Idle seconds before a session's VM is shut down (it boots again on the next message).
@@ -58,6 +60,7 @@ impl Default for Settings {
             base_url: None,
             model: None,
             vm_memory_mib: 512,
+            vm_cpus: 1,
             max_total_memory_mib: 2048,
             idle_seconds: 600,
             boot_timeout_secs: 60,
@@ -75,6 +78,8 @@ pub mod keys {
     pub const MODEL: &str = "model";
     /// MiB per VM.
     pub const VM_MEMORY_MIB: &str = "vm_memory_mib";
+    /// Virtual CPUs per VM.
+    pub const VM_CPUS: &str = "vm_cpus";
     /// MiB for all VMs.
     pub const MAX_TOTAL_MEMORY_MIB: &str = "max_total_memory_mib";
     /// Idle seconds.
@@ -97,11 +102,13 @@ impl Settings {
         if let Some(p) = get(keys::PROVIDER)?.and_then(|v| ProviderKind::parse(&v)) {
             s.provider = p;
         }
-        s.base_url = get(keys::BASE_URL)?;
-        s.model = get(keys::MODEL)?;
+        // An empty value means the default, as `workroom config set model ""` promises.
+        s.base_url = get(keys::BASE_URL)?.filter(|v| !v.trim().is_empty());
+        s.model = get(keys::MODEL)?.filter(|v| !v.trim().is_empty());
         let number =
             |v: Option<String>, default: u32| v.and_then(|v| v.parse().ok()).unwrap_or(default);
         s.vm_memory_mib = number(get(keys::VM_MEMORY_MIB)?, s.vm_memory_mib);
+        s.vm_cpus = number(get(keys::VM_CPUS)?, s.vm_cpus).max(1);
         s.max_total_memory_mib = number(get(keys::MAX_TOTAL_MEMORY_MIB)?, s.max_total_memory_mib);
         s.idle_seconds = number(get(keys::IDLE_SECONDS)?, s.idle_seconds);
         s.boot_timeout_secs = number(get(keys::BOOT_TIMEOUT_SECS)?, s.boot_timeout_secs);

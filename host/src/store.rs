@@ -611,6 +611,12 @@ impl Store {
         })
     }
 
+    /// Forgets a setting, so its default applies again (no-op when it was not set).
+    pub fn remove_setting(&self, key: &str) -> Result<(), StoreError> {
+        self.with(|c| c.execute("DELETE FROM settings WHERE key = ?1", [key]))?;
+        Ok(())
+    }
+
     /// Sets a setting.
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.with(|c| {

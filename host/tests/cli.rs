@@ -685,6 +685,11 @@ fn settings_are_saved_and_read_back() {
         assert!(all.contains(key), "{key} missing from:\n{all}");
     }
     assert!(all.contains("saved"), "{all}");
+    // Unset: back to the default.
+    let out = home.output(&["config", "unset", "idle_seconds"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = home.output(&["config", "get", "idle_seconds"], "");
+    assert_eq!(text(&out.stdout).trim(), "600");
 }
 
 #[test]

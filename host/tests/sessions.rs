@@ -313,11 +313,18 @@ async fn kill_current_vm(rig: &Rig) {
 async fn an_idle_vm_is_stopped_and_boots_again_on_the_next_message() {
     let rig = rig(
         |_| json!({"rules": [{"when": {}, "reply": say("ok")}]}),
-        &[("idle_seconds", "1")],
+        &[
+            ("idle_seconds", "1"),
+            ("vm_cpus", "2"),
+            ("vm_memory_mib", "384"),
+        ],
     );
     let mut session = rig.open();
     session.send("hi");
     until(&mut session, is_result).await;
+    // The VM got the machine shape from the settings.
+    let config = rig.guests.lock().unwrap()[0].config().clone();
+    assert_eq!((config.cpus, config.memory_mib), (2, 384));
     let stopped = until(&mut session, |e| {
         matches!(e, SessionEvent::Vm(VmState::Stopped { .. }))
     })

@@ -15,11 +15,7 @@ pub const PERMISSION_MODES: &[&str] = &["default", "acceptEdits", "plan", "bypas
 mod app_keys {
     /// Permission mode of new sessions.
     pub const DEFAULT_PERMISSION_MODE: &str = "default_permission_mode";
-    /// CPUs per VM (stored; the host starts every VM with one CPU for now).
-    pub const VM_CPUS: &str = "vm_cpus";
 }
-
-const DEFAULT_VM_CPUS: u32 = 1;
 
 /// Settings a person can change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,10 +66,7 @@ pub fn read(store: &Store, settings: &Settings) -> CommandResult<AppSettings> {
         default_permission_mode: default_permission_mode(store)?
             .unwrap_or_else(|| "default".into()),
         vm_memory_mib: settings.vm_memory_mib,
-        vm_cpus: store
-            .setting(app_keys::VM_CPUS)?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_VM_CPUS),
+        vm_cpus: settings.vm_cpus,
         idle_minutes: settings.idle_seconds.div_ceil(60),
     })
 }
@@ -91,16 +84,13 @@ fn in_range(what: &str, value: u32, min: u32, max: u32) -> CommandResult<u32> {
 /// Checks every change, then stores them (nothing is stored if one is wrong).
 pub fn write(store: &Store, changes: SettingsChanges) -> CommandResult<()> {
     let mut writes: Vec<(&str, String)> = Vec::new();
+    let mut clears: Vec<&str> = Vec::new();
     match changes.model {
         Some(Some(model)) if !model.trim().is_empty() => {
             writes.push((keys::MODEL, model.trim().to_string()))
         }
-        Some(_) if store.setting(keys::MODEL)?.is_some() => {
-            return Err(CommandError::unsupported(
-                "going back to the default model is not available yet; choose a model by name",
-            ))
-        }
-        Some(_) | None => {}
+        Some(_) => clears.push(keys::MODEL),
+        None => {}
     }
     if let Some(mode) = changes.default_permission_mode {
         if !PERMISSION_MODES.contains(&mode.as_str()) {
@@ -116,7 +106,7 @@ pub fn write(store: &Store, changes: SettingsChanges) -> CommandResult<()> {
     }
     if let Some(cpus) = changes.vm_cpus {
         let cpus = in_range("VM CPUs", cpus, 1, 64)?;
-        writes.push((app_keys::VM_CPUS, cpus.to_string()));
+        writes.push((keys::VM_CPUS, cpus.to_string()));
     }
     if let Some(minutes) = changes.idle_minutes {
         let minutes = in_range("idle minutes", minutes, 1, 24 * 60)?;
@@ -124,6 +114,9 @@ pub fn write(store: &Store, changes: SettingsChanges) -> CommandResult<()> {
     }
     for (key, value) in writes {
         store.set_setting(key, &value)?;
+    }
+    for key in clears {
+        store.remove_setting(key)?;
     }
     Ok(())
 }
@@ -285,6 +278,13 @@ mod tests {
         let clear: SettingsChanges =
             serde_json::from_value(serde_json::json!({"model": null})).unwrap();
         assert_eq!(clear.model, Some(None));
+        write(&store, clear).unwrap();
+        let settings = Settings::load(&store).unwrap();
+        assert_eq!(super::read(&store, &settings).unwrap().model, None);
+        assert_eq!(
+            settings.vm_cpus, 2,
+            "the host starts VMs with the chosen CPUs"
+        );
     }
 
     #[test]

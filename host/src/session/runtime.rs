@@ -278,6 +278,7 @@ impl Runtime {
         );
         config.arch = arch;
         config.memory_mib = memory;
+        config.cpus = host.settings.vm_cpus;
         config.shares = self.folders.shares(&agent_state);
         config.cmdline_extra = self.folders.cmdline();
         config.boot_timeout = Duration::from_secs(u64::from(host.settings.boot_timeout_secs));

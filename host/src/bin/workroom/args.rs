@@ -155,6 +155,8 @@ pub enum ConfigAction {
     Get { key: Option<String> },
     /// Save a setting.
     Set { key: String, value: String },
+    /// Forget a saved setting, so its default applies again.
+    Unset { key: String },
     /// Save the model API key in the system keychain (read from standard input, never echoed).
     SetKey {
         /// Which service the key is for: anthropic (default) or openai.

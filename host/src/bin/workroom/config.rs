@@ -19,6 +19,7 @@ const KEYS: &[(&str, &str)] = &[
     ),
     (keys::MODEL, "default model (empty: the agent's default)"),
     (keys::VM_MEMORY_MIB, "memory of each VM, in MiB"),
+    (keys::VM_CPUS, "virtual CPUs of each VM"),
     (
         keys::MAX_TOTAL_MEMORY_MIB,
         "memory of all running VMs together, in MiB",
@@ -82,6 +83,15 @@ pub fn set(app: &App, key: &str, value: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `workroom config unset KEY`: back to the default.
+pub fn unset(app: &App, key: &str) -> anyhow::Result<ExitCode> {
+    known(key)?;
+    app.store()?.remove_setting(key)?;
+    let settings = Settings::load(&app.store()?)?;
+    println!("{key} = {} (default)", effective(&settings, key));
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn get(app: &App, key: Option<&str>) -> anyhow::Result<ExitCode> {
     let store = app.store()?;
     let settings = Settings::load(&store)?;
@@ -121,6 +131,7 @@ fn effective(s: &Settings, key: &str) -> String {
         keys::BASE_URL => s.base_url.clone().unwrap_or_default(),
         keys::MODEL => s.model.clone().unwrap_or_default(),
         keys::VM_MEMORY_MIB => s.vm_memory_mib.to_string(),
+        keys::VM_CPUS => s.vm_cpus.to_string(),
         keys::MAX_TOTAL_MEMORY_MIB => s.max_total_memory_mib.to_string(),
         keys::IDLE_SECONDS => s.idle_seconds.to_string(),
         keys::BOOT_TIMEOUT_SECS => s.boot_timeout_secs.to_string(),

@@ -80,6 +80,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config { action } => match action {
             args::ConfigAction::Get { key } => config::get(&app, key.as_deref()),
             args::ConfigAction::Set { key, value } => config::set(&app, &key, &value),
+            args::ConfigAction::Unset { key } => config::unset(&app, &key),
             args::ConfigAction::SetKey { provider } => config::set_key(&provider),
             args::ConfigAction::ForgetKey { provider } => config::forget_key(&provider),
         },
