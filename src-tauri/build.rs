@@ -25,6 +25,7 @@ const COMMANDS: &[&str] = &[
     "set_settings",
     "storage_info",
     "system_checks",
+    "page_ready",
 ];
 
 fn main() {

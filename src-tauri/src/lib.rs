@@ -25,6 +25,36 @@ use crate::state::AppState;
 /// The event a running instance gets when another launch hands it folders (payload: the paths).
 pub const OPEN_FOLDERS_EVENT: &str = "open-folders";
 
+/// Without a GPU render node, WebKitGTK's DMA-BUF renderer draws through software GL: a streamed
+/// answer then stalled the page (31 of 71 frames over 50 ms, longest 128 ms) and the web process
+/// doubled its memory (315 → 670 MB); with the older renderer the same stream had none over 50 ms
+/// (longest 43 ms, 305 MB). Measured with `tests/python/bench_app.py` under Xvfb. So where there is
+/// no `/dev/dri/renderD*`, the DMA-BUF renderer is turned off, unless the person set WebKit's
+/// variable or `WORKROOM_WEBKIT_DEFAULTS=1` (the WebDriver tests need WebKit's defaults:
+/// WebKitWebDriver's screenshots hang without them).
+///
+/// Call it first thing in `main`, before any thread is started.
+pub fn webview_defaults() {
+    #[cfg(target_os = "linux")]
+    {
+        const WEBKIT_VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+        let keep_defaults = std::env::var_os("WORKROOM_WEBKIT_DEFAULTS").is_some_and(|v| v == "1");
+        if !keep_defaults && std::env::var_os(WEBKIT_VAR).is_none() && !has_render_node() {
+            std::env::set_var(WEBKIT_VAR, "1");
+        }
+    }
+}
+
+/// Whether a GPU render node exists (`/dev/dri/renderD128`...).
+#[cfg(target_os = "linux")]
+fn has_render_node() -> bool {
+    std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    })
+}
+
 /// Starts the app (the binary's `main`).
 pub fn run() {
     init_tracing();

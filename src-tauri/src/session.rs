@@ -4,9 +4,15 @@
 //!
 //! Commands reach the actor over a queue, so events and requests are handled one at a time: a
 //! window that attaches gets a snapshot and then exactly the events that come after it.
+//!
+//! Events go to the window in batches: a streamed answer is thousands of small deltas a second, and
+//! each channel message costs the web view a script evaluation, which stalled the page. The actor
+//! holds events for at most [`BATCH_WINDOW`] (less than a frame) and sends them as one array.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use futures_util::FutureExt;
 use serde::Serialize;
@@ -19,6 +25,15 @@ use workroom_host::session::{
 use workroom_host::store::{FrameRecord, SessionRecord};
 
 use crate::error::{CommandError, CommandResult};
+
+/// The window's end of a session: batches of events, in order.
+pub type EventChannel = Channel<Vec<SessionEvent>>;
+
+/// How long the first event of a batch may wait for company (well under a 16 ms frame).
+pub const BATCH_WINDOW: Duration = Duration::from_millis(8);
+
+/// A batch is sent at once when it reaches this many events.
+const BATCH_MAX: usize = 256;
 
 /// What a window gets when it opens a session: enough to draw it as it is right now.
 #[derive(Debug, Clone, Serialize)]
@@ -36,7 +51,7 @@ pub struct SessionSnapshot {
 /// Requests to a session actor.
 enum Request {
     Attach {
-        channel: Channel<SessionEvent>,
+        channel: EventChannel,
         reply: oneshot::Sender<CommandResult<SessionSnapshot>>,
     },
     Detach,
@@ -70,6 +85,8 @@ impl OpenSession {
             host,
             handle: Some(handle),
             channel: None,
+            batch: Vec::new(),
+            flush_at: None,
             vm: vm.clone(),
             pending: Vec::new(),
         };
@@ -103,7 +120,7 @@ impl OpenSession {
 
     /// Attaches a window's channel (replacing any earlier one) and returns the snapshot the
     /// channel's events follow.
-    pub async fn attach(&self, channel: Channel<SessionEvent>) -> CommandResult<SessionSnapshot> {
+    pub async fn attach(&self, channel: EventChannel) -> CommandResult<SessionSnapshot> {
         let (reply, answer) = oneshot::channel();
         self.request(Request::Attach { channel, reply })?;
         answer
@@ -172,7 +189,10 @@ struct Actor {
     host: Host,
     /// `None` after the VM was stopped on request (or the host's task ended); reopened on demand.
     handle: Option<SessionHandle>,
-    channel: Option<Channel<SessionEvent>>,
+    channel: Option<EventChannel>,
+    /// Events not yet sent to the window, and when they must go.
+    batch: Vec<SessionEvent>,
+    flush_at: Option<Instant>,
     vm: Arc<Mutex<Option<VmState>>>,
     pending: Vec<PermissionPrompt>,
 }
@@ -185,6 +205,14 @@ async fn next_event(handle: &mut Option<SessionHandle>) -> Option<SessionEvent> 
     }
 }
 
+/// Resolves at `at`, or never.
+async fn deadline(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Actor {
     async fn run(
         mut self,
@@ -192,10 +220,16 @@ impl Actor {
         mut close: oneshot::Receiver<()>,
     ) {
         loop {
+            let flush_at = self.flush_at;
             tokio::select! {
                 _ = &mut close => break,
+                () = deadline(flush_at) => self.flush(),
                 request = requests.recv() => match request {
-                    Some(request) => self.on_request(request).await,
+                    Some(request) => {
+                        // What the window was sent comes before what the request changes.
+                        self.flush();
+                        self.on_request(request).await
+                    }
                     None => break,
                 },
                 event = next_event(&mut self.handle) => match event {
@@ -205,6 +239,7 @@ impl Actor {
                 },
             }
         }
+        self.flush();
         requests.close();
         if let Some(handle) = self.handle.take() {
             handle.close().await;
@@ -237,8 +272,26 @@ impl Actor {
     }
 
     fn forward(&mut self, event: SessionEvent) {
+        if self.channel.is_none() {
+            return;
+        }
+        self.batch.push(event);
+        if self.batch.len() >= BATCH_MAX {
+            self.flush();
+        } else if self.flush_at.is_none() {
+            self.flush_at = Some(Instant::now() + BATCH_WINDOW);
+        }
+    }
+
+    /// Sends the batch to the window.
+    fn flush(&mut self) {
+        self.flush_at = None;
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
         if let Some(channel) = &self.channel {
-            if let Err(e) = channel.send(event) {
+            if let Err(e) = channel.send(batch) {
                 tracing::debug!(session = %self.id, error = %e, "the window's channel is gone");
                 self.channel = None;
             }
@@ -301,7 +354,7 @@ impl Actor {
         }
     }
 
-    fn attach(&mut self, channel: Channel<SessionEvent>) -> CommandResult<SessionSnapshot> {
+    fn attach(&mut self, channel: EventChannel) -> CommandResult<SessionSnapshot> {
         // Events already queued belong before the snapshot: the transcript read below has them.
         while let Some(Some(event)) = self
             .handle
@@ -316,6 +369,8 @@ impl Actor {
         if damaged > 0 {
             tracing::warn!(session = %self.id, damaged, "skipped damaged frames");
         }
+        // Whatever the previous window had coming goes to it, not to this one (the transcript has it).
+        self.flush();
         self.channel = Some(channel);
         Ok(SessionSnapshot {
             record,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use workroom_host::session::{Host, HostError};
 use workroom_host::vm::{
@@ -31,6 +31,8 @@ pub struct AppState {
     /// Held while the guest image is being prepared, so two windows never build at once.
     pub(crate) image_build: tokio::sync::Mutex<()>,
     quitting: AtomicBool,
+    /// When the app opened its state (just after the process started), for the start-up time.
+    started: Instant,
 }
 
 impl std::fmt::Debug for AppState {
@@ -65,6 +67,7 @@ impl AppState {
             launch_folders: Mutex::new(Vec::new()),
             image_build: tokio::sync::Mutex::new(()),
             quitting: AtomicBool::new(false),
+            started: Instant::now(),
         })
     }
 
@@ -84,6 +87,11 @@ impl AppState {
             backend,
             problem,
         )
+    }
+
+    /// When the app started.
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     /// The host as now configured.

@@ -128,11 +128,13 @@ fn session_events_reach_the_channel_after_the_snapshot() {
     let id = created["id"].as_str().unwrap().to_string();
     let state = rig.app.state::<AppState>();
     let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let channel: Channel<SessionEvent> = Channel::new({
+    let channel: Channel<Vec<SessionEvent>> = Channel::new({
         let seen = seen.clone();
         move |body| {
             if let InvokeResponseBody::Json(s) = body {
-                seen.lock().unwrap().push(serde_json::from_str(&s).unwrap());
+                let batch: Vec<Value> = serde_json::from_str(&s).unwrap();
+                assert!(!batch.is_empty(), "an empty batch was sent");
+                seen.lock().unwrap().extend(batch);
             }
             Ok(())
         }

@@ -10,17 +10,13 @@ The tests skip when there is no display, no `tauri-driver`, no `WebKitWebDriver`
 or no guest image. Screenshots of the main steps go to `$WORKROOM_E2E_SHOTS` (default: pytest's
 temporary directory for the test).
 
-tauri-driver hands its own environment to the app, so the app's settings (`WORKROOM_HOME`,
-`WORKROOM_BASE_URL`, `ANTHROPIC_API_KEY`) are set in tauri-driver's environment.
+The driving itself (tauri-driver, WebDriver session, page helpers) is in `app_driver.py`.
 """
 
 from __future__ import annotations
 
 import os
-import platform
-import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -31,16 +27,11 @@ import pytest
 from binaries import REPO_ROOT, target_dir
 from fake_model import FakeServer
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.common.options import ArgOptions  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-DRIVER_PORT = 4444  # tauri-driver's default
-ARCH = platform.machine()
+from app_driver import ARCH, App, Page, app_pids, image_dir, processes_mentioning, which  # noqa: E402
 
 HELLO_REPLY = (
     "Hello from the fake model. This answer arrives in many small pieces, "
@@ -54,25 +45,16 @@ AFTER_TOOL = "Tool step finished."
 # --- what the machine must have -------------------------------------------------------------------
 
 
-def _which(name: str) -> str | None:
-    extra = str(Path.home() / ".cargo" / "bin")
-    return shutil.which(name) or shutil.which(name, path=extra)
-
-
-def _image_dir() -> Path:
-    return Path.home() / ".local" / "share" / "workroom" / "images" / ARCH
-
-
 @pytest.fixture(scope="module")
 def app_binary() -> Path:
     if not os.environ.get("DISPLAY"):
         pytest.skip("no DISPLAY: run under `xvfb-run -a` (package xvfb) for the app e2e tests")
-    if _which("tauri-driver") is None:
+    if which("tauri-driver") is None:
         pytest.skip("tauri-driver is missing (`cargo install --locked tauri-driver`)")
-    if _which("WebKitWebDriver") is None:
+    if which("WebKitWebDriver") is None:
         pytest.skip("WebKitWebDriver is missing (Debian package webkit2gtk-driver)")
-    if not (_image_dir() / "manifest.json").exists():
-        pytest.skip(f"no guest image in {_image_dir()} (build it with `workroom-image`)")
+    if not (image_dir() / "manifest.json").exists():
+        pytest.skip(f"no guest image in {image_dir()} (build it with `workroom-image`)")
     binary = target_dir() / "debug" / "workroom-app"
     if not binary.exists():
         if not (REPO_ROOT / "ui" / "dist" / "index.html").exists():
@@ -88,110 +70,12 @@ def shots_dir(tmp_path: Path) -> Path:
     return directory
 
 
-# --- the app, through tauri-driver ----------------------------------------------------------------
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-class App:
-    """One tauri-driver process and the WebDriver session (app launch) on it."""
-
-    def __init__(self, binary: Path, env: dict[str, str], log: Path) -> None:
-        self.binary = binary
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen | None = None
-        self.driver: WebDriver | None = None
-
-    def start(self, folder: Path) -> WebDriver:
-        if _port_open(DRIVER_PORT):
-            pytest.fail(f"port {DRIVER_PORT} is already in use: another tauri-driver is running")
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [_which("tauri-driver") or "tauri-driver", "--port", str(DRIVER_PORT)],
-                env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 15
-        while not _port_open(DRIVER_PORT):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"tauri-driver did not listen on {DRIVER_PORT}:\n{self.log.read_text(errors='replace')}")
-            time.sleep(0.05)
-        options = ArgOptions()
-        options.set_capability("browserName", "wry")
-        options.set_capability("tauri:options", {
-            "application": str(self.binary),
-            "args": ["--open-folder", str(folder)],
-        })
-        # A new session launches the app; a connection dropped by a driver still settling is retried once.
-        for attempt in range(2):
-            try:
-                self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{DRIVER_PORT}", options=options)
-                return self.driver
-            except Exception as error:  # urllib3's ProtocolError is not a WebDriverException
-                if attempt == 1:
-                    raise AssertionError(
-                        f"no WebDriver session ({error!r}); tauri-driver log:\n{self.log.read_text(errors='replace')}"
-                    ) from error
-                time.sleep(1)
-        raise AssertionError("unreachable")
-
-    def stop(self) -> None:
-        if self.driver is not None:
-            try:
-                self.driver.quit()
-            except Exception:  # the driver may close the connection as the app exits; cleanup follows
-                pass
-            self.driver = None
-        if self.process is not None:
-            if self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait()
-            self.process = None
-        deadline = time.monotonic() + 5
-        while _port_open(DRIVER_PORT) and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-
-def _app_pids(binary: Path) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.readlink(entry / "exe") == str(binary):
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline:
-                pids.append(int(entry.name))
-    return pids
-
-
 @pytest.fixture
 def workroom_env(tmp_path: Path) -> Callable[[FakeServer], dict[str, str]]:
     """tauri-driver's (hence the app's) environment, with a fresh data directory per test."""
     home = tmp_path / "workroom-home"
     (home / "images").mkdir(parents=True)
-    (home / "images" / ARCH).symlink_to(_image_dir())
+    (home / "images" / ARCH).symlink_to(image_dir())
 
     def make(server: FakeServer) -> dict[str, str]:
         env = dict(os.environ)
@@ -199,6 +83,8 @@ def workroom_env(tmp_path: Path) -> Callable[[FakeServer], dict[str, str]]:
         env["WORKROOM_HOME"] = str(home)
         env["WORKROOM_BASE_URL"] = server.url
         env["ANTHROPIC_API_KEY"] = "sk-test"
+        # WebKitWebDriver's screenshots hang with the renderer the app picks on GPU-less machines.
+        env["WORKROOM_WEBKIT_DEFAULTS"] = "1"
         for name in ("ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"):
             env.pop(name, None)
         return env
@@ -210,7 +96,7 @@ def workroom_env(tmp_path: Path) -> Callable[[FakeServer], dict[str, str]]:
 def launch(app_binary: Path, tmp_path: Path) -> Iterator[Callable[[dict[str, str], Path], WebDriver]]:
     """Starts tauri-driver and the app (one launch per call); everything is stopped at teardown."""
     apps: list[App] = []
-    before = set(_app_pids(app_binary))
+    before = set(app_pids(app_binary))
 
     def start(env: dict[str, str], folder: Path) -> WebDriver:
         for app in apps:
@@ -223,79 +109,20 @@ def launch(app_binary: Path, tmp_path: Path) -> Iterator[Callable[[dict[str, str
     for app in apps:
         app.stop()
     # The app shuts its VMs down on SIGTERM; anything left of this test's launches goes too.
-    for pid in set(_app_pids(app_binary)) - before:
+    for pid in set(app_pids(app_binary)) - before:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     home = str(tmp_path / "workroom-home")
     deadline = time.monotonic() + 10
-    while _processes_mentioning(home) and time.monotonic() < deadline:
+    while processes_mentioning(home) and time.monotonic() < deadline:
         time.sleep(0.1)
-    for pid in _processes_mentioning(home):
+    for pid in processes_mentioning(home):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-# --- page helpers ---------------------------------------------------------------------------------
-
-
-class Page:
-    def __init__(self, driver: WebDriver, shots: Path, prefix: str) -> None:
-        self.driver = driver
-        self.shots = shots
-        self.prefix = prefix
-
-    def text(self) -> str:
-        try:
-            return self.driver.find_element(By.TAG_NAME, "body").text
-        except WebDriverException as error:
-            return f"(page text unavailable: {error.msg})"
-
-    def wait(self, what: str, condition: Callable[[WebDriver], Any], timeout: float = 30) -> Any:
-        try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
-                                 ignored_exceptions=(WebDriverException,)).until(condition)
-        except TimeoutException:
-            self.shot(f"FAILED-{what[:40].replace(' ', '-').replace('/', '-')}")
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; page text:\n{self.text()}") from None
-
-    def shot(self, name: str) -> None:
-        try:
-            self.driver.save_screenshot(str(self.shots / f"{self.prefix}-{name}.png"))
-        except WebDriverException:
-            pass
-
-    def all(self, css: str) -> list:
-        return self.driver.find_elements(By.CSS_SELECTOR, css)
-
-    def count(self, css: str) -> int:
-        return len(self.all(css))
-
-    def send(self, message: str) -> None:
-        box = self.wait("the composer", lambda d: d.find_element(By.ID, "composer-text"))
-        box.click()
-        box.send_keys(message)
-        box.send_keys(Keys.ENTER)
-
-    def button(self, scope_css: str, label: str, timeout: float = 30):
-        def find(d: WebDriver):
-            for scope in d.find_elements(By.CSS_SELECTOR, scope_css):
-                for button in scope.find_elements(By.TAG_NAME, "button"):
-                    if button.text.strip().startswith(label) and button.is_displayed() and button.is_enabled():
-                        return button
-            return False
-        return self.wait(f'a button "{label}" in {scope_css}', find, timeout)
-
-    def turn_footers(self) -> list[str]:
-        return [f.text for f in self.all(".turn-footer")]
-
-    def wait_turn_end(self, before: int, timeout: float = 60) -> str:
-        footers = self.wait(f"turn {before + 1} to end (a .turn-footer)",
-                            lambda d: (f := self.turn_footers()) and len(f) > before and f, timeout)
-        return footers[before]
 
 
 # --- the script ----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ macro_rules! app_commands {
             $crate::commands::setup::set_settings,
             $crate::commands::setup::storage_info,
             $crate::commands::setup::system_checks,
+            $crate::commands::setup::page_ready,
         ]
     };
 }

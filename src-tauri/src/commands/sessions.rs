@@ -3,13 +3,12 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use tauri::ipc::Channel;
 use tauri::State;
-use workroom_host::session::{NewSession, PermissionAnswer, SessionEvent};
+use workroom_host::session::{NewSession, PermissionAnswer};
 use workroom_host::store::{FrameRecord, SessionRecord};
 
 use crate::error::{CommandError, CommandResult};
-use crate::session::SessionSnapshot;
+use crate::session::{EventChannel, SessionSnapshot};
 use crate::settings::{self, PERMISSION_MODES};
 use crate::state::AppState;
 
@@ -71,7 +70,7 @@ pub async fn create_session(
 pub async fn open_session(
     state: State<'_, AppState>,
     id: String,
-    on_event: Channel<SessionEvent>,
+    on_event: EventChannel,
 ) -> CommandResult<SessionSnapshot> {
     state.session(&id)?.attach(on_event).await
 }

@@ -222,6 +222,21 @@ fn disk_use(dir: &Path) -> u64 {
     total
 }
 
+/// The page shows its first interactive screen: logs the time since the process started, and prints
+/// it as one JSON line on stdout when `WORKROOM_REPORT_READY` is set (the app benchmark reads it).
+#[tauri::command]
+pub async fn page_ready(state: State<'_, AppState>) -> CommandResult<()> {
+    let startup_ms = state.started().elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(startup_ms, "the window is interactive");
+    if std::env::var_os("WORKROOM_REPORT_READY").is_some() {
+        println!(
+            "{}",
+            serde_json::json!({"event": "interactive", "startup_ms": startup_ms})
+        );
+    }
+    Ok(())
+}
+
 /// What a session needs on this machine, one check each (for the first-run screen).
 #[tauri::command]
 pub async fn system_checks(state: State<'_, AppState>) -> CommandResult<Vec<SystemCheck>> {

@@ -112,4 +112,6 @@ export interface Backend {
   openLink(url: string): Promise<void>;
   /** A system notification (the page calls it only when the window is not focused). */
   notify(title: string, body: string): Promise<void>;
+  /** The home screen is interactive (the app records its start-up time). */
+  pageReady(): Promise<void>;
 }

@@ -318,6 +318,10 @@ export class MockBackend implements Backend {
     return { ...this.settings };
   }
 
+  async pageReady(): Promise<void> {
+    this.enter('pageReady', []);
+  }
+
   async storageInfo(): Promise<StorageInfo> {
     this.enter('storageInfo', []);
     return { ...this.storage };

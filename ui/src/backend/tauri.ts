@@ -62,8 +62,11 @@ export class TauriBackend implements Backend {
     // The channel is ordered and belongs to this call; the shell replaces any earlier channel of
     // this window for the same session (after a reload the old one is dead).
     let live = true;
-    const channel = new Channel<SessionEvent>((event) => {
-      if (live) onEvent(event);
+    // Events come in batches (the shell coalesces a fast stream into one message per few ms).
+    const channel = new Channel<SessionEvent[]>((batch) => {
+      for (const event of batch) {
+        if (live) onEvent(event);
+      }
     });
     const snapshot = await call<SessionSnapshot>('open_session', { id, onEvent: channel });
     return {
@@ -177,6 +180,10 @@ export class TauriBackend implements Backend {
 
   storageInfo(): Promise<StorageInfo> {
     return call('storage_info');
+  }
+
+  pageReady(): Promise<void> {
+    return call('page_ready');
   }
 
   async openLink(url: string): Promise<void> {

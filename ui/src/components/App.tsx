@@ -161,7 +161,8 @@ function Workspace({ schedule }: { schedule: Schedule | undefined }) {
   };
 
   useEffect(() => {
-    void refresh();
+    // Interactive once the session list is drawn: the frame after it arrives.
+    void refresh().then(() => requestAnimationFrame(() => void backend.pageReady().catch(() => undefined)));
     // Folders given on the command line open without the dialog (the e2e tests start the app so).
     void backend
       .takeLaunchFolders()
