@@ -45,7 +45,7 @@ impl Pty {
                 std::ptr::null_mut(),
                 // `*const` on Linux, `*mut` on macOS: `*mut` pointers fit both.
                 std::ptr::null_mut(),
-                &mut size,
+                &raw mut size,
             )
         };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
