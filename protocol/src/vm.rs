@@ -36,6 +36,8 @@ pub mod ports {
 /// Kernel command-line keys the guest agent reads.
 pub mod cmdline {
     /// `workroom.share=<tag>:<guest path>` (repeatable; the path is percent-encoded): mount at boot.
+    /// `<tag>` is a VirtioFS tag, or `<tag>/<directory>` for one directory of a device that holds
+    /// several shares (the macOS backend's single multiple-directory device).
     pub const SHARE: &str = "workroom.share";
     /// `workroom.log=<filter>`: the guest agent's log filter (to the console).
     pub const LOG: &str = "workroom.log";
@@ -53,7 +55,7 @@ pub const AGENT_STATE_DIR: &str = "/run/workroom/state";
 /// A shared folder as mounted in the guest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mount {
-    /// VirtioFS tag.
+    /// VirtioFS tag, or `<tag>/<directory>` (see [`cmdline::SHARE`]).
     pub tag: String,
     /// Where it is mounted in the guest.
     pub path: String,
@@ -128,7 +130,7 @@ pub struct Ping {
 pub struct MountRequest {
     /// Request id.
     pub id: String,
-    /// VirtioFS tag.
+    /// VirtioFS tag, or `<tag>/<directory>` (see [`cmdline::SHARE`]).
     pub tag: String,
     /// Guest path to mount it at (created if missing).
     pub path: String,

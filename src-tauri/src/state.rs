@@ -8,9 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use workroom_host::session::{Host, HostError};
-use workroom_host::vm::{
-    BoxFuture, MissingTool, QemuBackend, QemuOptions, Tools, Vm, VmBackend, VmConfig, VmError,
-};
+use workroom_host::vm::{BoxFuture, MissingTool, Vm, VmBackend, VmConfig, VmError};
 
 use crate::error::CommandResult;
 use crate::session::OpenSession;
@@ -71,16 +69,14 @@ impl AppState {
         })
     }
 
-    /// The data directory and the QEMU backend, as the `workroom` command line uses them.
+    /// The data directory and this OS's VM backend, as the `workroom` command line uses them.
     pub fn from_env() -> Result<Self, HostError> {
         let data_dir = workroom_host::paths::data_dir();
-        let (backend, problem): (Arc<dyn VmBackend>, _) = match Tools::discover(None) {
-            Ok(tools) => (
-                Arc::new(QemuBackend::new(QemuOptions::new(tools, data_dir.clone()))),
-                None,
-            ),
-            Err(missing) => (Arc::new(NoVms(missing.clone())), Some(missing)),
-        };
+        let (backend, problem): (Arc<dyn VmBackend>, _) =
+            match workroom_host::vm::platform_backend(&data_dir) {
+                Ok(backend) => (backend, None),
+                Err(missing) => (Arc::new(NoVms(missing.clone())), Some(missing)),
+            };
         Self::open(
             &data_dir,
             &workroom_host::paths::images_dir(),

@@ -83,10 +83,14 @@ pub fn build(arch: Arch, workspace: &Path) -> Result<AgentBinary> {
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if arch == Arch::Aarch64 {
-        // The host's default linker cannot link aarch64 musl (recipe §2.1); rust-lld can.
-        let key = "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER";
-        if std::env::var_os(key).is_none() {
+    if arch == Arch::Aarch64 || !cfg!(target_os = "linux") {
+        // The host's default linker cannot link aarch64 musl (recipe §2.1), and on macOS it links
+        // no Linux programs at all; rust-lld can (the agent is pure Rust, so no C toolchain is needed).
+        let key = format!(
+            "CARGO_TARGET_{}_LINKER",
+            target.to_ascii_uppercase().replace('-', "_")
+        );
+        if std::env::var_os(&key).is_none() {
             cmd.env(key, "rust-lld");
         }
     }

@@ -305,6 +305,8 @@ kernel/net/vmw_vsock/vsock.ko:
 kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko: kernel/net/vmw_vsock/vsock.ko
 kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko: kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko kernel/net/vmw_vsock/vsock.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
 kernel/drivers/char/hw_random/virtio-rng.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/char/virtio_console.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/virtio/virtio_balloon.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
 ";
 
     fn position(order: &[String], name: &str) -> usize {
@@ -314,7 +316,7 @@ kernel/drivers/char/hw_random/virtio-rng.ko: kernel/drivers/virtio/virtio.ko ker
     #[test]
     fn resolves_dependencies_first() {
         let g = DepGraph::from_modules_dep(DEP).unwrap();
-        assert_eq!(g.len(), 12);
+        assert_eq!(g.len(), 14);
         let r = resolve(
             &g,
             &BTreeSet::new(),
@@ -366,7 +368,10 @@ kernel/drivers/char/hw_random/virtio-rng.ko: kernel/drivers/virtio/virtio.ko ker
                 "virtiofs",
                 "vsock",
                 "vmw_vsock_virtio_transport_common",
-                "vmw_vsock_virtio_transport"
+                "vmw_vsock_virtio_transport",
+                "virtio_console",
+                "virtio_rng",
+                "virtio_balloon"
             ]
         );
     }

@@ -68,5 +68,15 @@ mod tests {
         );
         assert_eq!(s.log.as_deref(), Some("debug"));
         assert_eq!(s.model_port, 9000);
+        // A directory of a device that holds several shares (Apple's Virtualization framework).
+        let s =
+            BootSettings::parse("console=hvc0 workroom.share=workroom/f0:/sessions/a/mnt/Taxes");
+        assert_eq!(
+            s.shares,
+            vec![Mount {
+                tag: "workroom/f0".into(),
+                path: "/sessions/a/mnt/Taxes".into()
+            }]
+        );
     }
 }

@@ -11,6 +11,7 @@
 pub mod cmdline;
 mod model_proxy;
 mod sessions;
+pub mod shares;
 mod supervisor;
 pub mod system;
 pub mod vsock;

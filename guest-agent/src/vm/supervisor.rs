@@ -160,13 +160,7 @@ async fn handle(
 }
 
 fn mount_share(share: &Mount) -> io::Result<()> {
-    if !share.path.starts_with('/') || share.path.split('/').any(|c| c == "..") {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "mount paths must be absolute, without ..",
-        ));
-    }
-    system::mount(&share.tag, &share.path, "virtiofs", 0, None)
+    super::shares::mount(&share.tag, &share.path)
 }
 
 fn ok(id: String, data: Value) -> GuestEvent {

@@ -186,8 +186,7 @@ pub async fn host_kernel_and_kvm() -> (String, String) {
     let device = match tokio::fs::metadata("/dev/kvm").await {
         Ok(meta) => {
             use std::os::unix::fs::MetadataExt;
-            let rdev = meta.rdev();
-            format!("{}:{}", libc::major(rdev), libc::minor(rdev))
+            super::os::device_number(meta.rdev())
         }
         Err(_) => "absent".to_string(),
     };

@@ -79,6 +79,16 @@ pub enum VmError {
         console_tail: String,
     },
 
+    /// The VM of an in-process backend (Apple's Virtualization framework) ended on its own: a
+    /// hypervisor error, a guest kernel panic (from `ready`, `accept`). Retryable with a fresh VM.
+    #[error("the VM stopped unexpectedly ({exit}). The console log ends with:\n{console_tail}")]
+    VmFailed {
+        /// How it ended.
+        exit: VmExit,
+        /// The end of the serial console.
+        console_tail: String,
+    },
+
     /// A helper daemon died while the VM ran, so the VM was killed (from `ready`, `accept`).
     /// Retryable with a fresh VM; the log tail says why it died.
     #[error("{exit}, so the VM was stopped. Its log ends with:\n{log_tail}")]

@@ -151,6 +151,10 @@ impl FakeShared {
                     console_tail: console.clone(),
                 }
             }
+            Some((exit @ VmExit::HypervisorError { .. }, console)) => VmError::VmFailed {
+                exit: exit.clone(),
+                console_tail: console.clone(),
+            },
             Some((exit @ VmExit::DaemonExited { .. }, _)) => VmError::DaemonExited {
                 exit: exit.clone(),
                 log_tail: String::new(),

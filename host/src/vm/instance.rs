@@ -52,11 +52,14 @@ impl EndReport {
                 exit: self.exit.clone(),
                 log_tail: self.stderr_tail.clone(),
             },
-            VmExit::KernelPanic | VmExit::Crashed { .. } => VmError::QemuExited {
-                exit: self.exit.clone(),
-                stderr_tail: self.stderr_tail.clone(),
-                console_tail: self.console_tail.clone(),
-            },
+            // QEMU VMs never end this way; should one, it is still QEMU's exit.
+            VmExit::KernelPanic | VmExit::Crashed { .. } | VmExit::HypervisorError { .. } => {
+                VmError::QemuExited {
+                    exit: self.exit.clone(),
+                    stderr_tail: self.stderr_tail.clone(),
+                    console_tail: self.console_tail.clone(),
+                }
+            }
         }
     }
 }

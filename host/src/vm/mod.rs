@@ -20,9 +20,11 @@
 //! | `process` | child processes that die with the host (`PR_SET_PDEATHSIG`, process groups) |
 //! | `console` | the serial console: to the log file and an in-memory tail |
 //! | [`fake`] | an in-process fake backend for tests of the layers above |
+//! | [`macos`] | the macOS backend (Apple's Virtualization framework); its framework calls compile on macOS only |
+//! | `os` | what differs between host OSes: the backend ([`platform_backend`]), two system calls |
 //!
-//! Backends for other platforms (Apple's Virtualization framework) implement the same two traits;
-//! `#[cfg(target_os)]` belongs at module boundaries only.
+//! [`platform_backend`] picks the backend of the OS the host runs on. `#[cfg(target_os)]` belongs at
+//! module boundaries only.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -41,6 +43,8 @@ mod error;
 pub mod fake;
 mod instance;
 mod listener;
+pub mod macos;
+mod os;
 mod process;
 pub mod qemu;
 pub mod tools;
@@ -50,6 +54,7 @@ pub use daemons::FsSandbox;
 pub use error::VmError;
 pub use fake::{FakeBackend, FakeGuest};
 pub use instance::QemuVm;
+pub use os::platform_backend;
 pub use qemu::{MachineKind, QemuBackend, QemuOptions};
 pub use tools::{MissingTool, Tools};
 
@@ -200,6 +205,11 @@ pub enum VmExit {
         /// The timeout that expired.
         after: Duration,
     },
+    /// An in-process hypervisor (Apple's Virtualization framework) stopped the VM with an error.
+    HypervisorError {
+        /// The hypervisor's description of the error.
+        message: String,
+    },
     /// A helper daemon (`virtiofsd`, `vhost-device-vsock`) died while the VM ran, so the host
     /// killed the VM (it could no longer reach the guest or its files).
     DaemonExited {
@@ -228,6 +238,9 @@ impl std::fmt::Display for VmExit {
                 write!(f, "QEMU was killed by signal {signal}")
             }
             VmExit::Crashed { .. } => f.write_str("QEMU ended for an unknown reason"),
+            VmExit::HypervisorError { message } => {
+                write!(f, "the hypervisor stopped the VM: {message}")
+            }
             VmExit::BootTimeout { after } => {
                 write!(
                     f,

@@ -252,18 +252,9 @@ pub(crate) fn kill_group(pid: u32) {
 
 /// Runs in the forked child before exec: die with the parent, stay in our own group, keep `fd`.
 fn child_setup(parent: u32, inherit_fd: Option<RawFd>) -> io::Result<()> {
-    // SAFETY: prctl/getppid/setrlimit/fcntl are async-signal-safe syscalls on integers and a stack value.
+    super::os::kill_with_parent()?;
+    // SAFETY: getppid/setrlimit/fcntl are async-signal-safe syscalls on integers and a stack value.
     unsafe {
-        if libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        ) == -1
-        {
-            return Err(io::Error::last_os_error());
-        }
         // The host died between fork and prctl: the signal will never come, so do not run.
         if u32::try_from(libc::getppid()).ok() != Some(parent) {
             return Err(io::Error::from_raw_os_error(libc::ESRCH));

@@ -74,7 +74,7 @@ fn prepare(app: &App, args: &RunArgs) -> anyhow::Result<(Host, SessionRecord, bo
         bail!("choose a folder for the agent to work on: workroom run --folder DIR [PROMPT]");
     }
     workroom_host::image::locate(&app.images, Arch::default())?;
-    let backend = setup::qemu_backend(app)?;
+    let backend = setup::vm_backend(app)?;
     let host = app.host(backend)?;
     if !host.settings().has_credentials() {
         bail!(

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use workroom_host::session::Host;
 use workroom_host::store::Store;
-use workroom_host::vm::{
-    BoxFuture, MissingTool, QemuBackend, QemuOptions, Tools, Vm, VmBackend, VmConfig, VmError,
-};
+use workroom_host::vm::{BoxFuture, MissingTool, Vm, VmBackend, VmConfig, VmError};
 
 /// The data directory and what is in it.
 #[derive(Debug, Clone)]
@@ -48,13 +46,10 @@ impl App {
     }
 }
 
-/// The QEMU backend, with the accelerator verdict remembered in the data directory.
-pub fn qemu_backend(app: &App) -> Result<Arc<dyn VmBackend>, MissingTool> {
-    let tools = Tools::discover(None)?;
-    Ok(Arc::new(QemuBackend::new(QemuOptions::new(
-        tools,
-        app.data_dir.clone(),
-    ))))
+/// This OS's VM backend (QEMU on Linux, with the accelerator verdict remembered in the data
+/// directory; Apple's Virtualization framework on macOS).
+pub fn vm_backend(app: &App) -> Result<Arc<dyn VmBackend>, MissingTool> {
+    workroom_host::vm::platform_backend(&app.data_dir)
 }
 
 /// A backend that starts nothing, for commands that only read or delete records.
