@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the installable app: a .deb on Linux (the .app on macOS: see docs/macos.md).
+# Builds the installable app: a .deb on Linux (the .app on macOS: README, "Build on macOS").
 #
 # The package carries what Debian does not: the static guest agent (so the first run only downloads the
 # Debian kernel and busybox to assemble the guest image, and needs no Rust toolchain) and the two
@@ -7,8 +7,10 @@
 # QEMU comes from Debian as a package dependency.
 #
 # Usage: scripts/bundle.sh            (run scripts/setup.sh once first)
-# Prints the path of the .deb on the last line.
+# Progress goes to stderr; the only line on stdout is the path of the .deb.
 set -euo pipefail
+# Everything but the final path to stderr.
+exec 3>&1 1>&2
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -47,4 +49,4 @@ echo "== app (release) and .deb"
 
 deb=$(ls -t "$target"/release/bundle/deb/*.deb | head -1)
 echo "size: $(du -h "$deb" | cut -f1)"
-echo "$deb"
+echo "$deb" >&3

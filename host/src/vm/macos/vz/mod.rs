@@ -41,7 +41,7 @@ const FRAMEWORK: &str = "the VM (Apple Virtualization framework)";
 pub type AppleVzVm = VzMachine<VzHypervisor>;
 
 /// Runs VMs with Apple's Virtualization framework. Needs the `com.apple.security.virtualization`
-/// entitlement in the signature of the running program (see `docs/macos.md`).
+/// entitlement in the signature of the running program (README, "Build on macOS").
 #[derive(Debug, Default)]
 pub struct AppleVzBackend {
     _private: (),
