@@ -215,7 +215,8 @@ fn build_inner(opts: &BuildOptions, started: Instant, agent_job: AgentJob) -> Re
     archive.file("/etc/group", 0o644, b"root:x:0:\n".to_vec());
     archive.file("/etc/hosts", 0o644, b"127.0.0.1 localhost\n".to_vec());
     let newc = archive.to_newc();
-    let initramfs = cpio::gzip(&newc).io_context(|| "cannot compress the initramfs".into())?;
+    let mut initramfs = cpio::gzip(&newc).io_context(|| "cannot compress the initramfs".into())?;
+    pad_for_top_of_ram(&mut initramfs);
     if initramfs.len() as u64 > INITRAMFS_BUDGET {
         return Err(Error::Initramfs(format!(
             "{} compressed is over the {} budget (agent {}, busybox and {} modules)",
@@ -293,6 +294,21 @@ fn build_inner(opts: &BuildOptions, started: Instant, agent_job: AgentJob) -> Re
         started.elapsed().as_secs_f64()
     );
     Ok(BuildReport { dir, manifest })
+}
+
+/// How far the initramfs may reach into the last page of guest RAM (see [`pad_for_top_of_ram`]).
+const TOP_PAGE_REACH: usize = 16;
+
+/// QEMU loads the initramfs at the top of guest RAM, page-aligned at its start, so its last
+/// `len % 4096` bytes land in the top page, where x86 microvm keeps its ACPI tables (e820:
+/// reserved). An initramfs reaching 3.4 KB into that page hung the guest at APIC setup or damaged
+/// its `/init`, depending on the agent's size; 173 bytes were harmless. Zero padding, which the
+/// kernel skips between archives, keeps the reach at [`TOP_PAGE_REACH`] bytes whatever the size.
+fn pad_for_top_of_ram(initramfs: &mut Vec<u8>) {
+    const PAGE: usize = 4096;
+    let reach = initramfs.len() % PAGE;
+    let pad = (TOP_PAGE_REACH + PAGE - reach) % PAGE;
+    initramfs.resize(initramfs.len() + pad, 0);
 }
 
 /// What the kernel package yields.
@@ -515,6 +531,16 @@ pub fn install(out_dir: &Path, dir: &Path, files: &[(&str, &[u8])]) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_initramfs_reaches_only_a_little_into_the_top_page() {
+        for len in [1, 173, 3418, 4096, 4097, 8191] {
+            let mut data = vec![1u8; len];
+            pad_for_top_of_ram(&mut data);
+            assert_eq!(data.len() % 4096, TOP_PAGE_REACH, "{len}");
+            assert!(data.len() >= len && data[len..].iter().all(|&b| b == 0));
+        }
+    }
 
     #[test]
     fn install_replaces_atomically_and_leaves_no_debris() {

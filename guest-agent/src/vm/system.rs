@@ -90,11 +90,30 @@ pub fn mount_basics() {
     }
 }
 
-/// Loads the modules listed in `/lib/modules/load.order`, in order. Returns how many loaded.
+/// The parameters the kernel command line gives module `module` (`<module>.<param>=<value>`, dashes
+/// and underscores alike), as `finit_module` takes them. The kernel applies such words only to
+/// built-in code; for a loadable module it is the loader's job (`modprobe` does the same). QEMU's
+/// microvm without ACPI describes its devices this way (`virtio_mmio.device=512@0xfeb00e00:12`).
+pub fn module_params(cmdline: &str, module: &str) -> String {
+    let normal = |s: &str| s.replace('-', "_");
+    let module = normal(module);
+    cmdline
+        .split_ascii_whitespace()
+        .filter_map(|word| {
+            let (name, param) = word.split_once('.')?;
+            (normal(name) == module && !param.is_empty()).then_some(param)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Loads the modules listed in `/lib/modules/load.order`, in order, with their parameters from the
+/// kernel command line. Returns how many loaded.
 pub fn load_modules(dir: &Path) -> usize {
     let Ok(order) = std::fs::read_to_string(dir.join("load.order")) else {
         return 0;
     };
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let mut loaded = 0;
     for name in order.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let path = dir.join(name);
@@ -105,8 +124,12 @@ pub fn load_modules(dir: &Path) -> usize {
                 continue;
             }
         };
-        let params = c"";
-        // SAFETY: finit_module with a valid open descriptor, an empty parameter string and no flags.
+        let module = name.strip_suffix(".ko").unwrap_or(name);
+        let Ok(params) = std::ffi::CString::new(module_params(&cmdline, module)) else {
+            continue;
+        };
+        // SAFETY: finit_module with a valid open descriptor, a NUL-terminated parameter string that
+        // outlives the call, and no flags.
         let rc =
             unsafe { libc::syscall(libc::SYS_finit_module, file.as_raw_fd(), params.as_ptr(), 0) };
         if rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EEXIST) {
@@ -193,4 +216,20 @@ pub fn load1() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_parameters_come_from_the_command_line() {
+        let cmdline = "console=ttyS0 virtio_mmio.device=512@0xfeb00e00:12 quiet \
+                       virtio-mmio.device=512@0xfeb00c00:13 virtio_mmio_x.y=1 .bad=2";
+        assert_eq!(
+            module_params(cmdline, "virtio_mmio"),
+            "device=512@0xfeb00e00:12 device=512@0xfeb00c00:13"
+        );
+        assert_eq!(module_params(cmdline, "fuse"), "");
+    }
 }
