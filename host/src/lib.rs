@@ -4,6 +4,7 @@
 //!   Linux hosts and a fake for tests), the helper daemons and the vsock listeners.
 //! - [`guest`]: the channels into a running guest: supervisor link, session routing, model proxy.
 
+pub mod checkpoint;
 pub mod credentials;
 pub mod folders;
 pub mod guest;
