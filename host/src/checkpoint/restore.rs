@@ -444,6 +444,10 @@ struct Journal {
     staging: PathBuf,
     /// When true, `staging` is `<folder>/<name>` and is opened through the folder's descriptor.
     staging_in_folder: bool,
+    /// The folder's own mode and mtime before the restore. Creating and removing a staging
+    /// directory inside the folder moves its mtime, so it is set again afterwards.
+    #[serde(default)]
+    root_before: Option<(u32, i64)>,
     state: JournalState,
     ops: Vec<JournalOp>,
 }
@@ -477,12 +481,16 @@ pub(crate) fn apply(
     } else {
         (folder.join(format!("{STAGING_PREFIX}{id}")), true)
     };
+    let root_before = fsx::fstat(folder_fd.as_fd())
+        .map(|m| (m.mode, m.mtime_ns))
+        .map_err(|e| CheckpointError::io(folder, e))?;
     let mut journal = Journal {
         version: 1,
         id: id.clone(),
         folder: folder.to_owned(),
         staging: staging.clone(),
         staging_in_folder,
+        root_before: staging_in_folder.then_some(root_before),
         state: JournalState::Staging,
         ops: ops
             .into_iter()
@@ -689,9 +697,34 @@ fn finish(
     journal: &Journal,
     folder_fd: BorrowedFd<'_>,
 ) -> Result<(), CheckpointError> {
-    fsx::sync_fs(folder_fd).map_err(|e| CheckpointError::io(&journal.folder, e))?;
     remove_staging(journal, folder_fd);
+    // The folder's final mode and time: the restored ones if the plan set them, else as before.
+    let root_meta = journal
+        .ops
+        .iter()
+        .find_map(|j| match &j.op {
+            Op::DirMeta {
+                path,
+                mode,
+                mtime_ns,
+            } if path.is_empty() => Some((*mode, *mtime_ns)),
+            _ => None,
+        })
+        .or(journal.root_before);
+    restore_root_meta(journal, folder_fd, root_meta);
+    fsx::sync_fs(folder_fd).map_err(|e| CheckpointError::io(&journal.folder, e))?;
     fs::remove_file(jpath).map_err(|e| CheckpointError::io(jpath, e))
+}
+
+fn restore_root_meta(journal: &Journal, folder_fd: BorrowedFd<'_>, meta: Option<(u32, i64)>) {
+    if !journal.staging_in_folder {
+        return;
+    }
+    if let Some((mode, mtime_ns)) = meta {
+        if let Err(e) = fsx::set_meta_fd(folder_fd, mode, mtime_ns) {
+            warn!(restore = %journal.id, error = %e, "could not reset the folder's mtime");
+        }
+    }
 }
 
 fn remove_staging(journal: &Journal, folder_fd: BorrowedFd<'_>) {
@@ -743,6 +776,7 @@ pub(crate) fn recover(root: &Path) -> Result<Vec<Recovery>, CheckpointError> {
         let outcome = match journal.state {
             JournalState::Staging => {
                 remove_staging(&journal, folder_fd.as_fd());
+                restore_root_meta(&journal, folder_fd.as_fd(), journal.root_before);
                 fs::remove_file(&path).map_err(|e| CheckpointError::io(&path, e))?;
                 RecoveryOutcome::RolledBack
             }
