@@ -418,7 +418,11 @@ impl Checkpoints {
         let expected_m = self.manifest_of(expected_now, &folder)?;
         let skip_git = target_m.skip_git || expected_m.skip_git;
         let disk = self.scan_hash_only(&folder, &expected_m, skip_git)?;
-        let (ops, conflicts, seen) = restore::plan(&target_m, &expected_m, &disk.entries, &scope)?;
+        let restore::Planned {
+            ops,
+            conflicts,
+            seen,
+        } = restore::plan(&target_m, &expected_m, &disk.entries, &scope)?;
         debug!(folder = %folder.display(), target = %target, ops = ops.len(), conflicts = conflicts.len(), "restore planned");
         Ok(RestorePlan {
             folder,

@@ -184,13 +184,20 @@ fn parent_of(path: &str) -> Option<&str> {
     }
 }
 
+/// The parts of a [`RestorePlan`] computed from the manifests.
+pub(crate) struct Planned {
+    pub ops: Vec<Op>,
+    pub conflicts: Vec<Conflict>,
+    pub seen: BTreeMap<String, Option<Entry>>,
+}
+
 /// Plans a restore from three manifests: the target, what the agent left, and the disk now.
 pub(crate) fn plan(
     target: &Manifest,
     expected: &Manifest,
     disk: &[Entry],
     scope: &RestoreScope,
-) -> Result<(Vec<Op>, Vec<Conflict>, BTreeMap<String, Option<Entry>>), CheckpointError> {
+) -> Result<Planned, CheckpointError> {
     let t = target.by_path();
     let e = expected.by_path();
     let d: HashMap<&str, &Entry> = disk.iter().map(|x| (x.path.as_str(), x)).collect();
@@ -372,7 +379,11 @@ pub(crate) fn plan(
     ops.extend(mkdirs);
     ops.extend(puts);
     ops.extend(dir_metas);
-    Ok((ops, conflicts, seen))
+    Ok(Planned {
+        ops,
+        conflicts,
+        seen,
+    })
 }
 
 /// Drops the operations that would overwrite a conflict (and any that depend on them) when the
@@ -853,7 +864,8 @@ mod tests {
         let after = manifest(vec![dir(""), file("a", b"agent"), file("b", b"1")]);
         // Then the user edited a again and b too.
         let disk = vec![dir(""), file("a", b"user"), file("b", b"user")];
-        let (ops, conflicts, _) = plan(&before, &after, &disk, &RestoreScope::Changed).unwrap();
+        let Planned { ops, conflicts, .. } =
+            plan(&before, &after, &disk, &RestoreScope::Changed).unwrap();
         let paths: Vec<_> = ops.iter().map(Op::path).collect();
         assert!(
             paths.contains(&"a") && paths.contains(&"c") && !paths.contains(&"b"),
@@ -873,7 +885,8 @@ mod tests {
         let target = manifest(vec![dir(""), file("x", b"file")]);
         let expected = manifest(vec![dir(""), dir("x"), file("x/inner", b"i")]);
         let disk = expected.entries.clone();
-        let (ops, conflicts, _) = plan(&target, &expected, &disk, &RestoreScope::Changed).unwrap();
+        let Planned { ops, conflicts, .. } =
+            plan(&target, &expected, &disk, &RestoreScope::Changed).unwrap();
         assert!(conflicts.is_empty());
         let kinds: Vec<_> = ops
             .iter()
@@ -897,8 +910,11 @@ mod tests {
             file("d/agent", b"a"),
             file("d/user", b"u"),
         ];
-        let (ops, conflicts, seen) =
-            plan(&target, &expected, &disk, &RestoreScope::Changed).unwrap();
+        let Planned {
+            ops,
+            conflicts,
+            seen,
+        } = plan(&target, &expected, &disk, &RestoreScope::Changed).unwrap();
         assert_eq!(conflicts.len(), 1);
         let p = RestorePlan {
             folder: "/x".into(),
