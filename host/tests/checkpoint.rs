@@ -720,3 +720,28 @@ fn reflink_store_on_btrfs_or_xfs_shares_extents_and_restores_exactly() {
         tried.join("; ")
     );
 }
+
+#[test]
+fn a_failure_before_the_commit_point_leaves_the_folder_and_store_clean() {
+    let (fx, _, tree_after, before, after) = crash_fixture();
+    // Lose the stored content (as if a buggy gc ran): staging cannot complete.
+    fs::remove_dir_all(fx.store.join("blobs")).unwrap();
+    fs::create_dir(fx.store.join("blobs")).unwrap();
+    let cp = Checkpoints::open(&fx.store).unwrap();
+    let plan = cp
+        .plan_restore(&fx.folder, &before, &after, RestoreScope::Changed)
+        .unwrap();
+    let err = cp
+        .apply_restore(&plan, Resolution::OverwriteConflicts)
+        .unwrap_err();
+    assert!(matches!(err, CheckpointError::BlobMissing { .. }), "{err}");
+    assert_same_tree(&read_tree(&fx.folder), &tree_after);
+    assert!(fs::read_dir(fx.store.join("journal"))
+        .unwrap()
+        .next()
+        .is_none());
+    assert!(fs::read_dir(fx.store.join("staging"))
+        .unwrap()
+        .next()
+        .is_none());
+}

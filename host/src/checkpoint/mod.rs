@@ -154,7 +154,9 @@ impl Checkpoints {
             recovered: Vec::new(),
             fault: Mutex::new(None),
         };
-        let _lock = this.lock(false)?;
+        // Exclusive: a restore still running in another process holds the shared lock, and its
+        // journal must not be mistaken for a crashed one.
+        let _lock = this.lock(true)?;
         this.recovered = restore::recover(root)?;
         Ok(this)
     }

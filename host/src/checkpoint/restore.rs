@@ -517,26 +517,41 @@ pub(crate) fn apply(
     let jpath = jdir.join(format!("{id}.json"));
     write_journal(&jpath, &journal)?;
 
-    // Phase 1: staging. The folder is not touched.
-    let staging_fd = create_staging(&journal, folder_fd.as_fd())?;
-    let mut step = 0usize;
-    for jop in &journal.ops {
-        let (Op::Put { entry }, Some(name)) = (&jop.op, &jop.staged) else {
-            continue;
-        };
-        if let Some(Fault::DuringStaging { after }) = fault {
-            if step >= after {
-                return Err(CheckpointError::InjectedFault);
+    // Phase 1: staging. The folder is not touched, so any failure here is undone on the spot.
+    let staged = (|| {
+        let staging_fd = create_staging(&journal, folder_fd.as_fd())?;
+        let mut step = 0usize;
+        for jop in &journal.ops {
+            let (Op::Put { entry }, Some(name)) = (&jop.op, &jop.staged) else {
+                continue;
+            };
+            if let Some(Fault::DuringStaging { after }) = fault {
+                if step >= after {
+                    return Err(CheckpointError::InjectedFault);
+                }
             }
+            step += 1;
+            stage(blobs, staging_fd.as_fd(), name, entry)?;
         }
-        step += 1;
-        stage(blobs, staging_fd.as_fd(), name, entry)?;
-    }
-    fsx::sync_fs(staging_fd.as_fd()).map_err(|e| CheckpointError::io(&staging, e))?;
-
-    // The commit point.
-    journal.state = JournalState::Committing;
-    write_journal(&jpath, &journal)?;
+        fsx::sync_fs(staging_fd.as_fd()).map_err(|e| CheckpointError::io(&staging, e))?;
+        // The commit point.
+        journal.state = JournalState::Committing;
+        write_journal(&jpath, &journal)?;
+        Ok(staging_fd)
+    })();
+    let staging_fd = match staged {
+        Ok(fd) => fd,
+        // A simulated crash leaves everything for `open` to find.
+        Err(CheckpointError::InjectedFault) => return Err(CheckpointError::InjectedFault),
+        Err(e) => {
+            if journal.state == JournalState::Staging {
+                remove_staging(&journal, folder_fd.as_fd());
+                restore_root_meta(&journal, folder_fd.as_fd(), journal.root_before);
+                let _ = fs::remove_file(&jpath);
+            }
+            return Err(e);
+        }
+    };
 
     // Phase 2: commit.
     let failed = commit(&journal, folder_fd.as_fd(), staging_fd.as_fd(), fault)?;
