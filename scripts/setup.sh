@@ -26,6 +26,11 @@ command -v WebKitWebDriver >/dev/null || need_apt+=(webkit2gtk-driver)
 # virtiofsd links libcap-ng and libseccomp.
 [ -e /usr/include/cap-ng.h ] || need_apt+=(libcap-ng-dev)
 [ -e /usr/include/seccomp.h ] || need_apt+=(libseccomp-dev)
+# The checkpoint store's tests exercise reflinks on loop-mounted btrfs and xfs images.
+command -v mkfs.btrfs >/dev/null || need_apt+=(btrfs-progs)
+command -v mkfs.xfs >/dev/null || need_apt+=(xfsprogs)
+# The .deb test reads the bundled agent's program headers.
+command -v readelf >/dev/null || need_apt+=(binutils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   $SUDO apt-get update -qq

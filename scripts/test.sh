@@ -24,6 +24,7 @@ echo "== cargo test"
 cargo test --locked
 echo "== cargo bench (quick smoke run)"
 cargo bench -p workroom-agent --bench agent --locked -- --quick
+cargo bench -p workroom-host --bench checkpoint --locked -- --quick
 
 echo "== python conformance tests"
 venv=$("$repo/scripts/python-env.sh")
