@@ -317,6 +317,21 @@ fn a_command_runs_after_the_person_allows_it_and_the_session_can_be_listed_shown
             "{expected:?} missing from:\n{shown}"
         );
     }
+    // What the turn changed, and undoing it: the host checkpointed the folder before the Bash ran.
+    let changes = text(&home.output(&["changes", short], "").stdout);
+    assert!(changes.contains("+ made-by-agent.txt"), "{changes}");
+    let undo = home.output(&["undo", short], "");
+    assert!(undo.status.success(), "{}", text(&undo.stderr));
+    assert!(
+        !home.folder.join("made-by-agent.txt").exists(),
+        "undo removed the new file"
+    );
+    let redo = home.output(&["undo", short, "--redo"], "");
+    assert!(redo.status.success(), "{}", text(&redo.stderr));
+    assert!(
+        home.folder.join("made-by-agent.txt").exists(),
+        "redo brought it back"
+    );
     assert!(home.home.join("sessions").join(&id).exists());
     let delete = home.output(&["sessions", "delete", short], "");
     assert!(delete.status.success(), "{}", text(&delete.stderr));

@@ -14,6 +14,7 @@ use workroom_host::session::{
     Host, NewSession, PermissionAnswer, SessionEvent, SessionHandle, VmState,
 };
 
+use workroom_host::session::undo::{OnConflict, UndoOutcome};
 use workroom_host::store::Direction;
 use workroom_host::vm::FakeBackend;
 
@@ -432,4 +433,103 @@ async fn a_folder_added_to_a_session_is_shared_when_it_next_opens() {
     assert!(last.body["messages"]
         .to_string()
         .contains("first turn in one folder"));
+}
+
+#[tokio::test]
+async fn a_turn_that_changed_files_through_the_shell_is_undone_and_redone() {
+    let rig = rig(
+        |_| {
+            json!({"steps": [
+                tool("Bash", json!({"command": "rm keep.txt && mkdir out && echo new > out/new.txt && sed -i s/one/ONE/ edit.txt"})),
+                say("done"),
+            ]})
+        },
+        &[],
+    );
+    std::fs::write(rig.folder.join("keep.txt"), "mine\n").unwrap();
+    std::fs::write(rig.folder.join("edit.txt"), "one\ntwo\n").unwrap();
+    let mut session = rig.open();
+    session.send("tidy up");
+    let SessionEvent::Permission(bash) =
+        until(&mut session, |e| matches!(e, SessionEvent::Permission(_))).await
+    else {
+        unreachable!()
+    };
+    session.answer(&bash.request_id, PermissionAnswer::AllowOnce);
+    // The turn's changes, computed on the host from checkpoints (whatever tool made them).
+    let SessionEvent::Frame { frame } = until(
+        &mut session,
+        |e| matches!(e, SessionEvent::Frame { frame } if frame["type"] == "workroom_changes"),
+    )
+    .await
+    else {
+        unreachable!()
+    };
+    let kinds: Vec<(String, String)> = frame["folders"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            // Entries are stored compactly: "p" is the path.
+            let path = c["after"]["p"]
+                .as_str()
+                .or(c["before"]["p"].as_str())
+                .unwrap_or("?");
+            (c["type"].as_str().unwrap().to_string(), path.to_string())
+        })
+        .collect();
+    assert!(
+        kinds.iter().any(|(t, p)| t == "deleted" && p == "keep.txt")
+            && kinds
+                .iter()
+                .any(|(t, p)| t == "added" && p == "out/new.txt")
+            && kinds
+                .iter()
+                .any(|(t, p)| t == "modified" && p == "edit.txt"),
+        "{kinds:?} from {frame}"
+    );
+    until(&mut session, is_result).await;
+    session.close().await;
+    assert_eq!(rig.host.turn_changes(&rig.id).unwrap().len(), 1);
+
+    // Undo: the folder is as it was before the turn.
+    let outcome = rig.host.undo(&rig.id, None, OnConflict::Ask).unwrap();
+    assert!(
+        matches!(outcome, UndoOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rig.folder.join("keep.txt")).unwrap(),
+        "mine\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rig.folder.join("edit.txt")).unwrap(),
+        "one\ntwo\n"
+    );
+    assert!(!rig.folder.join("out").exists());
+    // Redo: the turn's result is back.
+    rig.host.redo(&rig.id, OnConflict::Ask).unwrap();
+    assert!(!rig.folder.join("keep.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(rig.folder.join("out/new.txt")).unwrap(),
+        "new\n"
+    );
+    // The person edits a file the agent wrote: undo asks instead of overwriting it.
+    std::fs::write(rig.folder.join("edit.txt"), "my own edit\n").unwrap();
+    let outcome = rig.host.undo(&rig.id, Some(1), OnConflict::Ask).unwrap();
+    let UndoOutcome::Conflicts(conflicts) = outcome else {
+        panic!("expected conflicts, got {outcome:?}")
+    };
+    assert_eq!(conflicts[0].1[0].path, "edit.txt");
+    assert_eq!(
+        std::fs::read_to_string(rig.folder.join("edit.txt")).unwrap(),
+        "my own edit\n"
+    );
+    // Keeping the person's edit restores the rest.
+    rig.host.undo(&rig.id, Some(1), OnConflict::Keep).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(rig.folder.join("edit.txt")).unwrap(),
+        "my own edit\n"
+    );
+    assert!(rig.folder.join("keep.txt").exists() && !rig.folder.join("out").exists());
 }

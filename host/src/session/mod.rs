@@ -11,6 +11,7 @@ pub mod broker;
 mod connection;
 pub mod lease;
 pub(crate) mod runtime;
+pub mod undo;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -144,6 +145,8 @@ pub(crate) struct HostInner {
     pub images: PathBuf,
     pub backend: Arc<dyn VmBackend>,
     pub settings: Settings,
+    /// Checkpoints of shared folders for undo; `Err` says why undo is unavailable.
+    pub checkpoints: Result<Arc<crate::checkpoint::Checkpoints>, String>,
 }
 
 /// The host: sessions, their VMs and their records.
@@ -169,6 +172,10 @@ impl Host {
     ) -> Result<Self, HostError> {
         let store = Store::open(data_dir)?;
         let settings = Settings::load(&store)?;
+        let checkpoints = undo::open_store(data_dir);
+        if let Err(reason) = &checkpoints {
+            tracing::warn!(%reason, "the checkpoint store cannot be opened; undo is unavailable");
+        }
         Ok(Self {
             inner: Arc::new(HostInner {
                 store,
@@ -176,8 +183,52 @@ impl Host {
                 images: images.to_path_buf(),
                 backend,
                 settings,
+                checkpoints,
             }),
         })
+    }
+
+    fn checkpoints(&self) -> Result<&crate::checkpoint::Checkpoints, undo::UndoError> {
+        self.inner
+            .checkpoints
+            .as_deref()
+            .map_err(|reason| undo::UndoError::Unavailable(reason.clone()))
+    }
+
+    /// What each turn of the session changed in its folders, oldest first.
+    pub fn turn_changes(&self, session_id: &str) -> Result<Vec<undo::TurnChanges>, HostError> {
+        undo::turn_changes(&self.inner.store, session_id)
+    }
+
+    /// Puts the session's folders back to how they were before turn `turn` (default: the last
+    /// turn that changed files). Blocking: it reads and writes the folders.
+    pub fn undo(
+        &self,
+        session_id: &str,
+        turn: Option<usize>,
+        on_conflict: undo::OnConflict,
+    ) -> Result<undo::UndoOutcome, undo::UndoError> {
+        undo::undo(
+            self.checkpoints()?,
+            &self.inner.store,
+            session_id,
+            turn,
+            on_conflict,
+        )
+    }
+
+    /// Re-applies the last undo. Blocking.
+    pub fn redo(
+        &self,
+        session_id: &str,
+        on_conflict: undo::OnConflict,
+    ) -> Result<undo::UndoOutcome, undo::UndoError> {
+        undo::redo(
+            self.checkpoints()?,
+            &self.inner.store,
+            session_id,
+            on_conflict,
+        )
     }
 
     /// The database.

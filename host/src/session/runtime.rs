@@ -62,6 +62,8 @@ struct Runtime {
     last_activity: Instant,
     /// The running agent process's cumulative cost at its last result (0 for a new process).
     agent_cost_so_far: f64,
+    /// The folders' checkpoints before this turn's first mutating tool (taken by the hook).
+    turn_before: Option<Vec<(PathBuf, crate::checkpoint::SnapshotId)>>,
 }
 
 /// Runs a session until it is closed or its handle is dropped.
@@ -84,6 +86,7 @@ pub(crate) async fn run(
         queued: VecDeque::new(),
         last_activity: Instant::now(),
         agent_cost_so_far: 0.0,
+        turn_before: None,
     };
     let idle = Duration::from_secs(u64::from(rt.host.settings.idle_seconds.max(1)));
     // Commands that arrived while a VM was booting, handled once it is up.
@@ -312,7 +315,11 @@ impl Runtime {
         let status = machine.vm().status();
         let accel = format!("{:?}", machine.vm().accel()).to_lowercase();
         let mut agent = AgentConnection::new(stream.stream, stream.leftover);
-        let init = json!({"type": "control_request", "request_id": "initialize", "request": {"subtype": "initialize", "hooks": null}});
+        // Before a tool that may change files runs, the agent asks the host (the hook), which takes
+        // the turn's checkpoint first: undo then covers shell commands too.
+        let hooks = json!({"PreToolUse": [{"matcher": super::undo::MUTATING_TOOLS,
+            "hookCallbackIds": [super::undo::CHECKPOINT_HOOK], "timeout": 600}]});
+        let init = json!({"type": "control_request", "request_id": "initialize", "request": {"subtype": "initialize", "hooks": hooks}});
         agent
             .send(&init)
             .await
@@ -443,10 +450,58 @@ impl Runtime {
                         message: e.to_string(),
                     });
                 }
+                self.record_turn_changes().await;
             }
             _ => {}
         }
         self.emit(SessionEvent::Frame { frame });
+    }
+
+    /// The first mutating tool of a turn: snapshot every shared folder before it runs.
+    async fn checkpoint_before_change(&mut self) {
+        if self.turn_before.is_some() {
+            return;
+        }
+        let Ok(checkpoints) = self.host.checkpoints.clone() else {
+            return;
+        };
+        let folders = self.record.folders.clone();
+        let taken =
+            tokio::task::spawn_blocking(move || super::undo::snapshot_all(&checkpoints, &folders))
+                .await;
+        match taken {
+            Ok(Ok(before)) => self.turn_before = Some(before),
+            Ok(Err(e)) => self.emit(SessionEvent::Error {
+                message: format!(
+                    "This turn cannot be undone: the folders could not be checkpointed ({e})."
+                ),
+            }),
+            Err(e) => tracing::warn!(error = %e, "the checkpoint task failed"),
+        }
+    }
+
+    /// After a turn that checkpointed: what it changed, recorded and shown.
+    async fn record_turn_changes(&mut self) {
+        let (Some(before), Ok(checkpoints)) =
+            (self.turn_before.take(), self.host.checkpoints.clone())
+        else {
+            return;
+        };
+        let frame =
+            tokio::task::spawn_blocking(move || super::undo::changes_frame(&checkpoints, &before))
+                .await;
+        match frame {
+            Ok(Ok(frame)) => {
+                self.record(Direction::Host, &frame);
+                self.emit(SessionEvent::Frame { frame });
+            }
+            Ok(Err(e)) => self.emit(SessionEvent::Error {
+                message: format!(
+                    "What this turn changed could not be recorded ({e}); it cannot be undone."
+                ),
+            }),
+            Err(e) => tracing::warn!(error = %e, "the checkpoint task failed"),
+        }
     }
 
     /// `total_cost_usd` is cumulative over one agent process; the turn's cost is the increase since
@@ -496,8 +551,12 @@ impl Runtime {
                 self.pending.insert(request_id, prompt.clone());
                 self.emit(SessionEvent::Permission(prompt));
             }
-            // The host registers no hooks and no MCP servers of its own.
-            Some("hook_callback") => self.reply(&request_id, json!({})).await,
+            Some("hook_callback") => {
+                if request["callback_id"] == super::undo::CHECKPOINT_HOOK {
+                    self.checkpoint_before_change().await;
+                }
+                self.reply(&request_id, json!({})).await
+            }
             other => {
                 let error = json!({"type": "control_response", "response": {"subtype": "error", "request_id": request_id,
                     "error": format!("unsupported request {}", other.unwrap_or("?"))}});

@@ -33,6 +33,31 @@ pub enum Command {
         #[command(subcommand)]
         action: ImageAction,
     },
+    /// What each turn changed in the shared folders (default: the most recent session).
+    Changes {
+        /// The session (an id or a unique prefix).
+        session: Option<String>,
+        /// Only this turn.
+        #[arg(long, value_name = "N")]
+        turn: Option<usize>,
+    },
+    /// Put the shared folders back to how they were before the last turn (or turn N) changed them.
+    Undo {
+        /// The session (an id or a unique prefix; default: the most recent).
+        session: Option<String>,
+        /// Go back to before this turn (see `workroom changes`); later turns are undone too.
+        #[arg(long, value_name = "N")]
+        turn: Option<usize>,
+        /// Re-apply what the last undo took back.
+        #[arg(long)]
+        redo: bool,
+        /// Files you changed after the agent: undo them too.
+        #[arg(long, conflicts_with = "keep_mine")]
+        overwrite: bool,
+        /// Files you changed after the agent: keep your version, undo the rest.
+        #[arg(long)]
+        keep_mine: bool,
+    },
     /// Read or change settings.
     Config {
         #[command(subcommand)]

@@ -15,10 +15,13 @@ mod run;
 mod sessions;
 mod setup;
 mod term;
+mod undo;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use workroom_host::session::undo::OnConflict;
 
 use crate::args::{Cli, Command, SessionsAction};
 
@@ -74,6 +77,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             )),
         },
         Command::Doctor => runtime()?.block_on(doctor::doctor(&app)),
+        Command::Changes { session, turn } => undo::changes(&app, session.as_deref(), turn),
+        Command::Undo {
+            session,
+            turn,
+            redo,
+            overwrite,
+            keep_mine,
+        } => {
+            let on_conflict = match (overwrite, keep_mine) {
+                (true, _) => OnConflict::Overwrite,
+                (_, true) => OnConflict::Keep,
+                _ => OnConflict::Ask,
+            };
+            undo::undo(&app, session.as_deref(), turn, redo, on_conflict)
+        }
         Command::Image { action } => match action {
             args::ImageAction::Build { arch } => image::build(&app, arch),
         },
