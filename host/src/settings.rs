@@ -51,6 +51,10 @@ pub struct Settings {
     pub idle_seconds: u32,
     /// Seconds a VM may take to boot before it is declared failed.
     pub boot_timeout_secs: u32,
+    /// Turns per folder whose checkpoints are kept for undo.
+    pub checkpoint_keep_turns: u32,
+    /// Days checkpoints are kept for undo.
+    pub checkpoint_max_days: u32,
 }
 
 impl Default for Settings {
@@ -64,6 +68,8 @@ impl Default for Settings {
             max_total_memory_mib: 2048,
             idle_seconds: 600,
             boot_timeout_secs: 60,
+            checkpoint_keep_turns: 50,
+            checkpoint_max_days: 30,
         }
     }
 }
@@ -86,6 +92,10 @@ pub mod keys {
     pub const IDLE_SECONDS: &str = "idle_seconds";
     /// Boot timeout in seconds.
     pub const BOOT_TIMEOUT_SECS: &str = "boot_timeout_secs";
+    /// Turns kept for undo.
+    pub const CHECKPOINT_KEEP_TURNS: &str = "checkpoint_keep_turns";
+    /// Days kept for undo.
+    pub const CHECKPOINT_MAX_DAYS: &str = "checkpoint_max_days";
 }
 
 impl Settings {
@@ -112,6 +122,9 @@ impl Settings {
         s.max_total_memory_mib = number(get(keys::MAX_TOTAL_MEMORY_MIB)?, s.max_total_memory_mib);
         s.idle_seconds = number(get(keys::IDLE_SECONDS)?, s.idle_seconds);
         s.boot_timeout_secs = number(get(keys::BOOT_TIMEOUT_SECS)?, s.boot_timeout_secs);
+        s.checkpoint_keep_turns =
+            number(get(keys::CHECKPOINT_KEEP_TURNS)?, s.checkpoint_keep_turns);
+        s.checkpoint_max_days = number(get(keys::CHECKPOINT_MAX_DAYS)?, s.checkpoint_max_days);
         Ok(s)
     }
 

@@ -318,8 +318,11 @@ fn a_command_runs_after_the_person_allows_it_and_the_session_can_be_listed_shown
         );
     }
     // What the turn changed, and undoing it: the host checkpointed the folder before the Bash ran.
-    let changes = text(&home.output(&["changes", short], "").stdout);
-    assert!(changes.contains("+ made-by-agent.txt"), "{changes}");
+    let changes = text(&home.output(&["changes", short, "--diff"], "").stdout);
+    assert!(
+        changes.contains("+ made-by-agent.txt") && changes.contains("Checkpoints take"),
+        "{changes}"
+    );
     let undo = home.output(&["undo", short], "");
     assert!(undo.status.success(), "{}", text(&undo.stderr));
     assert!(

@@ -217,6 +217,19 @@ impl Host {
         )
     }
 
+    /// A unified diff of a changed text file (`None` for binary or large files). Blocking.
+    pub fn text_diff(
+        &self,
+        change: &crate::checkpoint::Change,
+    ) -> Result<Option<String>, undo::UndoError> {
+        Ok(self.checkpoints()?.text_diff(change)?)
+    }
+
+    /// Bytes the checkpoints take on disk. Blocking.
+    pub fn checkpoint_disk_use(&self) -> Result<u64, undo::UndoError> {
+        Ok(self.checkpoints()?.disk_use()?)
+    }
+
     /// Re-applies the last undo. Blocking.
     pub fn redo(
         &self,

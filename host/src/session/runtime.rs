@@ -487,9 +487,13 @@ impl Runtime {
         else {
             return;
         };
-        let frame =
-            tokio::task::spawn_blocking(move || super::undo::changes_frame(&checkpoints, &before))
-                .await;
+        let settings = self.host.settings.clone();
+        let frame = tokio::task::spawn_blocking(move || {
+            let frame = super::undo::changes_frame(&checkpoints, &before);
+            super::undo::collect_garbage(&checkpoints, &settings);
+            frame
+        })
+        .await;
         match frame {
             Ok(Ok(frame)) => {
                 self.record(Direction::Host, &frame);

@@ -124,6 +124,20 @@ pub(crate) fn changes_frame(
     Ok(json!({"type": "workroom_changes", "folders": folders}))
 }
 
+/// Drops checkpoints past the retention settings (blocking). Each turn takes two snapshots per
+/// folder, and the newest of each folder always stays.
+pub(crate) fn collect_garbage(checkpoints: &Checkpoints, settings: &crate::settings::Settings) {
+    let retention = crate::checkpoint::Retention {
+        keep_last: settings.checkpoint_keep_turns as usize * 2,
+        max_age: std::time::Duration::from_secs(
+            u64::from(settings.checkpoint_max_days) * 24 * 3600,
+        ),
+    };
+    if let Err(e) = checkpoints.gc(retention, &[]) {
+        tracing::warn!(error = %e, "old checkpoints could not be removed");
+    }
+}
+
 /// Every recorded turn's changes, oldest first.
 pub fn turn_changes(store: &Store, session_id: &str) -> Result<Vec<TurnChanges>, HostError> {
     let (frames, _) = store.frames(session_id)?;

@@ -40,6 +40,9 @@ pub enum Command {
         /// Only this turn.
         #[arg(long, value_name = "N")]
         turn: Option<usize>,
+        /// Show the changes of text files as diffs.
+        #[arg(long)]
+        diff: bool,
     },
     /// Put the shared folders back to how they were before the last turn (or turn N) changed them.
     Undo {

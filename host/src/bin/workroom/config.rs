@@ -29,6 +29,14 @@ const KEYS: &[(&str, &str)] = &[
         "seconds without activity before a VM is stopped",
     ),
     (keys::BOOT_TIMEOUT_SECS, "seconds a VM may take to boot"),
+    (
+        keys::CHECKPOINT_KEEP_TURNS,
+        "turns per folder kept for undo",
+    ),
+    (
+        keys::CHECKPOINT_MAX_DAYS,
+        "days checkpoints are kept for undo",
+    ),
 ];
 
 fn known(key: &str) -> anyhow::Result<()> {
@@ -135,6 +143,8 @@ fn effective(s: &Settings, key: &str) -> String {
         keys::MAX_TOTAL_MEMORY_MIB => s.max_total_memory_mib.to_string(),
         keys::IDLE_SECONDS => s.idle_seconds.to_string(),
         keys::BOOT_TIMEOUT_SECS => s.boot_timeout_secs.to_string(),
+        keys::CHECKPOINT_KEEP_TURNS => s.checkpoint_keep_turns.to_string(),
+        keys::CHECKPOINT_MAX_DAYS => s.checkpoint_max_days.to_string(),
         _ => String::new(),
     }
 }

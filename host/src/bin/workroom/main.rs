@@ -77,7 +77,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             )),
         },
         Command::Doctor => runtime()?.block_on(doctor::doctor(&app)),
-        Command::Changes { session, turn } => undo::changes(&app, session.as_deref(), turn),
+        Command::Changes {
+            session,
+            turn,
+            diff,
+        } => undo::changes(&app, session.as_deref(), turn, diff),
         Command::Undo {
             session,
             turn,

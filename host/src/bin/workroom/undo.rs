@@ -35,7 +35,12 @@ fn describe(change: &Change) -> String {
 }
 
 /// `workroom changes [SESSION] [--turn N]`.
-pub fn changes(app: &App, id: Option<&str>, turn: Option<usize>) -> anyhow::Result<ExitCode> {
+pub fn changes(
+    app: &App,
+    id: Option<&str>,
+    turn: Option<usize>,
+    diff: bool,
+) -> anyhow::Result<ExitCode> {
     let record = session(app, id)?;
     let host = app.host_without_vms()?;
     let turns = host.turn_changes(&record.id)?;
@@ -52,8 +57,24 @@ pub fn changes(app: &App, id: Option<&str>, turn: Option<usize>) -> anyhow::Resu
             }
             for change in &folder.changes {
                 println!("    {}", describe(change));
+                if diff && matches!(change, Change::Modified { .. } | Change::Added { .. }) {
+                    if let Some(text) = host.text_diff(change)? {
+                        for line in text.lines() {
+                            println!("      {line}");
+                        }
+                    }
+                }
             }
         }
+    }
+    if let Ok(bytes) = host.checkpoint_disk_use() {
+        println!(
+            "{}",
+            dim().apply_to(format!(
+                "Checkpoints take {:.1} MB (kept: `workroom config get checkpoint_keep_turns`).",
+                bytes as f64 / 1e6
+            ))
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
