@@ -6,8 +6,9 @@ streams. Prints one table and, with `--json PATH`, the numbers as JSON.
 - start-up: the app is launched N times on a fresh data directory (provider set, image present, no
   VM boots); the time from `exec` to the page reporting its home screen interactive (the
   `page_ready` command, printed by the app with `WORKROOM_REPORT_READY=1`). Median and range.
-- memory: resident set of the app process, and of its WebKit helper processes, two seconds after
-  the home screen is up (median over the launches), and again after the long answer below.
+- memory: resident set of the app process (also its PSS and private dirty pages: most of its RSS
+  is shared library pages), and of its WebKit helper processes, two seconds after the home
+  screen is up (median over the launches), and again after the long answer below.
 - .deb: size of the package `scripts/bundle.sh` built.
 - streaming: the real path: the fake model streams a ~20k-token Markdown answer (~80 KB in
   ~12-character deltas, as fast as it can) through a real VM, the host and the window; a
@@ -53,6 +54,19 @@ def rss_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def smaps_kb(pid: int) -> dict[str, int]:
+    """`Pss` (shared pages divided among their users) and `Private_Dirty` of a process."""
+    found: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("Pss", "Private_Dirty"):
+                found[key] = int(value.split()[0])
+    except OSError:
+        pass
+    return found
 
 
 def descendants(pid: int) -> list[int]:
@@ -137,10 +151,13 @@ def one_startup(app: Path, scratch: Path) -> dict[str, float]:
         line = next(l for l in buffered.decode().splitlines() if '"interactive"' in l)
         in_app_ms = json.loads(line)["startup_ms"]
         time.sleep(2)  # let the page settle (fonts, idle callbacks) before reading memory
+        smaps = smaps_kb(process.pid)
         return {
             "startup_ms": wall_ms,
             "startup_in_app_ms": in_app_ms,
             "app_rss_mb": rss_kb(process.pid) / 1024,
+            "app_pss_mb": smaps.get("Pss", 0) / 1024,
+            "app_private_mb": smaps.get("Private_Dirty", 0) / 1024,
             "webkit_rss_mb": webkit_rss_kb(process.pid) / 1024,
         }
     finally:
@@ -265,7 +282,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="workroom-bench-") as tmp:
         scratch = Path(tmp)
         launches = [one_startup(app, scratch / f"launch-{i}") for i in range(runs)]
-        for key in ("startup_ms", "startup_in_app_ms", "app_rss_mb", "webkit_rss_mb"):
+        for key in ("startup_ms", "startup_in_app_ms", "app_rss_mb", "app_pss_mb", "app_private_mb", "webkit_rss_mb"):
             values = [launch[key] for launch in launches]
             results[key] = statistics.median(values)
             results[f"{key}_range"] = [min(values), max(values)]
@@ -290,6 +307,10 @@ def main() -> int:
         f"target < {TARGETS['startup_ms']} ms; range {results['startup_ms_range'][0]:.0f}–{results['startup_ms_range'][1]:.0f}")
     row("  of which inside the app", f"{results['startup_in_app_ms']:.0f} ms")
     row("app RSS (median)", f"{results['app_rss_mb']:.1f} MB", f"target < {TARGETS['app_rss_mb']} MB")
+    # RSS counts every page of the shared libraries the process touched (WebKitGTK, GTK, and under
+    # Xvfb Mesa's software GL with libLLVM, ~44 MB), which other processes share; PSS divides them.
+    row("  app PSS / private dirty", f"{results['app_pss_mb']:.1f} / {results['app_private_mb']:.1f} MB",
+        "(shared library pages counted once)")
     row("WebKit helper processes RSS", f"{results['webkit_rss_mb']:.1f} MB", "(web + network process)")
     if "deb_mb" in results:
         row(".deb size", f"{results['deb_mb']:.2f} MB", f"target < {TARGETS['deb_mb']} MB")
