@@ -163,10 +163,7 @@ impl QemuVm {
 
     /// [`Vm::ready`].
     pub async fn ready(&self) -> Result<(), VmError> {
-        let mut status = self.shared.status.subscribe();
-        let _ = status
-            .wait_for(|s| *s == VmStatus::Running || s.is_ended())
-            .await;
+        super::until_running_or_ended(self.shared.status.subscribe()).await;
         if self.shared.timings().first_connection.is_some() {
             Ok(())
         } else {
@@ -187,22 +184,13 @@ impl QemuVm {
 
     /// [`Vm::wait_for_exit`].
     pub async fn wait_for_exit(&self, timeout: Duration) -> Result<VmExit, VmError> {
-        let mut status = self.shared.status.subscribe();
-        let ended = status.wait_for(VmStatus::is_ended);
-        let ended = tokio::time::timeout(timeout, async { ended.await.map(|s| s.clone()) }).await;
-        match ended {
-            Ok(Ok(status)) => Ok(status.exit().cloned().unwrap_or(VmExit::Killed)),
-            // The supervisor is gone without a final status: only possible at runtime shutdown.
-            Ok(Err(_)) => Ok(VmExit::Killed),
-            Err(_) => Err(VmError::ShutdownTimeout { after: timeout }),
-        }
+        super::exit_within(self.shared.status.subscribe(), timeout).await
     }
 
     /// [`Vm::kill`].
     pub async fn kill(&self) {
         self.kill.cancel();
-        let mut status = self.shared.status.subscribe();
-        let _ = status.wait_for(VmStatus::is_ended).await;
+        super::until_ended(self.shared.status.subscribe()).await;
     }
 }
 

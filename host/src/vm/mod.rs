@@ -380,6 +380,50 @@ pub trait Vm: Send + Sync {
     fn timings(&self) -> BootTimings;
 }
 
+// What every backend's `Vm` does the same way over its status channel and its run directory.
+
+/// Waits until the VM runs or has ended ([`Vm::ready`] then tells which).
+pub(crate) async fn until_running_or_ended(mut status: watch::Receiver<VmStatus>) {
+    let _ = status
+        .wait_for(|s| *s == VmStatus::Running || s.is_ended())
+        .await;
+}
+
+/// Waits until the VM has ended ([`Vm::kill`]).
+pub(crate) async fn until_ended(mut status: watch::Receiver<VmStatus>) {
+    let _ = status.wait_for(VmStatus::is_ended).await;
+}
+
+/// How the VM ended, waiting at most `timeout` ([`Vm::wait_for_exit`]).
+pub(crate) async fn exit_within(
+    mut status: watch::Receiver<VmStatus>,
+    timeout: Duration,
+) -> Result<VmExit, VmError> {
+    let ended = status.wait_for(VmStatus::is_ended);
+    match tokio::time::timeout(timeout, async { ended.await.map(|s| s.clone()) }).await {
+        Ok(Ok(status)) => Ok(status.exit().cloned().unwrap_or(VmExit::Killed)),
+        // The supervisor is gone without a final status: only possible at runtime shutdown.
+        Ok(Err(_)) => Ok(VmExit::Killed),
+        Err(_) => Err(VmError::ShutdownTimeout { after: timeout }),
+    }
+}
+
+/// Creates [`VmConfig::run_dir`] readable by the host user only (mode 0700).
+pub(crate) async fn create_run_dir(run_dir: &std::path::Path) -> Result<(), VmError> {
+    use std::os::unix::fs::PermissionsExt;
+    tokio::fs::create_dir_all(run_dir)
+        .await
+        .map_err(|e| VmError::io(format!("create the run directory {}", run_dir.display()), e))?;
+    tokio::fs::set_permissions(run_dir, std::fs::Permissions::from_mode(0o700))
+        .await
+        .map_err(|e| {
+            VmError::io(
+                format!("restrict the run directory {}", run_dir.display()),
+                e,
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

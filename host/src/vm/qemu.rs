@@ -671,7 +671,6 @@ async fn validate(config: &VmConfig) -> Result<(), VmError> {
 /// Creates `run_dir` (mode 0700). An existing one must hold nothing but what a previous VM left there
 /// (sockets, logs), which is removed; anything else is refused rather than deleted.
 async fn prepare_run_dir(run_dir: &Path) -> Result<(), VmError> {
-    use std::os::unix::fs::PermissionsExt;
     if let Ok(mut entries) = tokio::fs::read_dir(run_dir).await {
         while let Ok(Some(entry)) = entries.next_entry().await {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -688,17 +687,7 @@ async fn prepare_run_dir(run_dir: &Path) -> Result<(), VmError> {
             let _ = tokio::fs::remove_file(entry.path()).await;
         }
     }
-    tokio::fs::create_dir_all(run_dir)
-        .await
-        .map_err(|e| VmError::io(format!("create the run directory {}", run_dir.display()), e))?;
-    tokio::fs::set_permissions(run_dir, std::fs::Permissions::from_mode(0o700))
-        .await
-        .map_err(|e| {
-            VmError::io(
-                format!("restrict the run directory {}", run_dir.display()),
-                e,
-            )
-        })
+    super::create_run_dir(run_dir).await
 }
 
 #[cfg(test)]

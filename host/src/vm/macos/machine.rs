@@ -269,10 +269,7 @@ impl<H: Hypervisor> VzMachine<H> {
 
     /// [`Vm::ready`].
     pub async fn ready(&self) -> Result<(), VmError> {
-        let mut status = self.shared.status.subscribe();
-        let _ = status
-            .wait_for(|s| *s == VmStatus::Running || s.is_ended())
-            .await;
+        crate::vm::until_running_or_ended(self.shared.status.subscribe()).await;
         if self.shared.timings().first_connection.is_some() {
             Ok(())
         } else {
@@ -295,21 +292,13 @@ impl<H: Hypervisor> VzMachine<H> {
 
     /// [`Vm::wait_for_exit`].
     pub async fn wait_for_exit(&self, timeout: Duration) -> Result<VmExit, VmError> {
-        let mut status = self.shared.status.subscribe();
-        let ended = status.wait_for(VmStatus::is_ended);
-        match tokio::time::timeout(timeout, async { ended.await.map(|s| s.clone()) }).await {
-            Ok(Ok(status)) => Ok(status.exit().cloned().unwrap_or(VmExit::Killed)),
-            // The supervisor is gone without a final status: only possible at runtime shutdown.
-            Ok(Err(_)) => Ok(VmExit::Killed),
-            Err(_) => Err(VmError::ShutdownTimeout { after: timeout }),
-        }
+        crate::vm::exit_within(self.shared.status.subscribe(), timeout).await
     }
 
     /// [`Vm::kill`]: stops the VM at once and waits until it has ended.
     pub async fn kill(&self) {
         self.kill.cancel();
-        let mut status = self.shared.status.subscribe();
-        let _ = status.wait_for(VmStatus::is_ended).await;
+        crate::vm::until_ended(self.shared.status.subscribe()).await;
     }
 
     /// Graceful stop: asks the guest to shut down, and stops the VM at once if it has not within
@@ -548,7 +537,6 @@ fn failure_reason(exit: &VmExit, console_tail: &str) -> String {
 /// (created by `start`, removed with the VM) is the same as for QEMU; anything found in it is kept
 /// and refused rather than deleted.
 async fn prepare_run_dir(run_dir: &std::path::Path) -> Result<(), VmError> {
-    use std::os::unix::fs::PermissionsExt;
     if let Ok(mut entries) = tokio::fs::read_dir(run_dir).await {
         if let Ok(Some(entry)) = entries.next_entry().await {
             return Err(VmError::InvalidConfig(format!(
@@ -558,17 +546,7 @@ async fn prepare_run_dir(run_dir: &std::path::Path) -> Result<(), VmError> {
             )));
         }
     }
-    tokio::fs::create_dir_all(run_dir)
-        .await
-        .map_err(|e| VmError::io(format!("create the run directory {}", run_dir.display()), e))?;
-    tokio::fs::set_permissions(run_dir, std::fs::Permissions::from_mode(0o700))
-        .await
-        .map_err(|e| {
-            VmError::io(
-                format!("restrict the run directory {}", run_dir.display()),
-                e,
-            )
-        })
+    crate::vm::create_run_dir(run_dir).await
 }
 
 #[cfg(test)]
