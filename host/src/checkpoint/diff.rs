@@ -182,7 +182,7 @@ fn as_text(bytes: &[u8]) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::{blobs::hash_bytes, SnapshotId};
+    use crate::checkpoint::blobs::hash_bytes;
 
     fn file(path: &str, content: &[u8], mode: u32, mtime: i64) -> Entry {
         Entry {
@@ -199,17 +199,7 @@ mod tests {
     }
 
     fn manifest(entries: Vec<Entry>) -> Manifest {
-        Manifest {
-            version: 1,
-            id: SnapshotId::generate(),
-            folder: "/x".into(),
-            created_at_ms: 0,
-            scan_started_ns: 0,
-            skip_git: false,
-            bytes_added: 0,
-            entries,
-            skipped: vec![],
-        }
+        Manifest::for_tests(entries)
     }
 
     #[test]

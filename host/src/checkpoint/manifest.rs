@@ -204,6 +204,22 @@ pub(crate) const MANIFEST_VERSION: u32 = 1;
 pub(crate) const RACY_WINDOW_NS: i64 = 2_000_000_000;
 
 impl Manifest {
+    /// A manifest of `entries` for a folder `/x`, for unit tests of code that reads manifests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(entries: Vec<Entry>) -> Self {
+        Manifest {
+            version: 1,
+            id: SnapshotId::generate(),
+            folder: "/x".into(),
+            created_at_ms: 0,
+            scan_started_ns: 0,
+            skip_git: false,
+            bytes_added: 0,
+            entries,
+            skipped: vec![],
+        }
+    }
+
     pub fn by_path(&self) -> HashMap<&str, &Entry> {
         self.entries.iter().map(|e| (e.path.as_str(), e)).collect()
     }

@@ -854,17 +854,7 @@ mod tests {
     }
 
     fn manifest(entries: Vec<Entry>) -> Manifest {
-        Manifest {
-            version: 1,
-            id: SnapshotId::generate(),
-            folder: "/x".into(),
-            created_at_ms: 0,
-            scan_started_ns: 0,
-            skip_git: false,
-            bytes_added: 0,
-            entries,
-            skipped: vec![],
-        }
+        Manifest::for_tests(entries)
     }
 
     #[test]
