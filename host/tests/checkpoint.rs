@@ -456,6 +456,63 @@ fn incremental_snapshots_store_only_changed_bytes_and_gc_frees_them() {
         .unwrap();
 }
 
+#[test]
+fn manifests_grow_with_the_changes_not_the_folder_and_survive_gc_of_their_base() {
+    let fx = fixture_in(None);
+    sh(
+        &fx.folder,
+        "mkdir d; i=0; while [ $i -lt 2000 ]; do echo $i > d/f$i; i=$((i+1)); done",
+    );
+    let cp = Checkpoints::open(&fx.store).unwrap();
+    let size_of = |id: &workroom_host::checkpoint::SnapshotId| {
+        fs::metadata(fx.store.join("snapshots").join(format!("{id}.json")))
+            .unwrap()
+            .len()
+    };
+    let first = cp.snapshot(&fx.folder, &opts()).unwrap();
+    let unchanged = cp.snapshot(&fx.folder, &opts()).unwrap();
+    sh(&fx.folder, "echo new > d/f7; rm d/f8; echo added > d/g");
+    let changed = cp.snapshot(&fx.folder, &opts()).unwrap();
+    assert!(size_of(&first) > 100_000, "the first snapshot is whole");
+    assert!(
+        size_of(&unchanged) < 1_000,
+        "no change stores a header only: {} bytes",
+        size_of(&unchanged)
+    );
+    assert!(
+        size_of(&changed) < 2_000,
+        "three changes store three entries: {} bytes",
+        size_of(&changed)
+    );
+    let whole = cp.manifest(&changed).unwrap();
+    assert_eq!(whole.entries.len(), 2 + 2000);
+    let changes = cp.changes(&first, &changed).unwrap();
+    let paths: Vec<&str> = changes.iter().map(Change::path).collect();
+    assert_eq!(paths, ["d/f7", "d/f8", "d/g"]);
+
+    // The base goes; the snapshots stored against it are stored whole first.
+    let report = cp
+        .gc(
+            workroom_host::checkpoint::Retention {
+                keep_last: 2,
+                max_age: Duration::from_secs(3600),
+            },
+            &[],
+        )
+        .unwrap();
+    assert_eq!(report.snapshots_removed, vec![first]);
+    let after_gc = cp.manifest(&changed).unwrap();
+    assert_eq!(after_gc.entries, whole.entries);
+    let plan = cp
+        .plan_restore(&fx.folder, &unchanged, &changed, RestoreScope::Whole)
+        .unwrap();
+    cp.apply_restore(&plan, Resolution::OverwriteConflicts)
+        .unwrap();
+    assert_eq!(fs::read_to_string(fx.folder.join("d/f7")).unwrap(), "7\n");
+    assert_eq!(fs::read_to_string(fx.folder.join("d/f8")).unwrap(), "8\n");
+    assert!(!fx.folder.join("d/g").exists());
+}
+
 /// A turn for the crash tests, and the trees before and after it.
 fn crash_fixture() -> (
     Fixture,

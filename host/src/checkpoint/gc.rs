@@ -11,9 +11,8 @@ use std::{
 use tracing::{info, warn};
 
 use super::{
-    blobs::BlobStore,
-    manifest::{Hash, Manifest, SnapshotId},
-    CheckpointError,
+    manifest::{Hash, SnapshotId},
+    CheckpointError, Checkpoints,
 };
 
 /// How long snapshots are kept. A snapshot is removed when it is older than `max_age` **or** not
@@ -45,12 +44,12 @@ pub struct GcReport {
 const TMP_MAX_AGE: Duration = Duration::from_secs(3600);
 
 pub(crate) fn collect(
-    snapshots_dir: &Path,
-    blobs: &BlobStore,
+    cp: &Checkpoints,
     retention: Retention,
     pinned: &[SnapshotId],
-    load: impl Fn(&SnapshotId) -> Result<Manifest, CheckpointError>,
 ) -> Result<GcReport, CheckpointError> {
+    let snapshots_dir = &cp.root.join("snapshots");
+    let blobs = &cp.blobs;
     let ids = list_snapshots(snapshots_dir)?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -58,14 +57,21 @@ pub(crate) fn collect(
         .unwrap_or(0);
     let max_age_ms = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
 
-    // First pass: who is whose, and how old (manifests are dropped right away to bound memory).
+    // First pass: who is whose, how old, and stored against what (files as stored: a difference
+    // is small, and manifests are dropped right away to bound memory).
     let mut by_folder: BTreeMap<std::path::PathBuf, Vec<(SnapshotId, i64)>> = BTreeMap::new();
+    let mut bases: Vec<(SnapshotId, SnapshotId)> = Vec::new();
     for id in &ids {
-        match load(id) {
-            Ok(m) => by_folder
-                .entry(m.folder)
-                .or_default()
-                .push((m.id, m.created_at_ms)),
+        match cp.stored(id) {
+            Ok(m) => {
+                if let Some(base) = m.base {
+                    bases.push((m.id.clone(), base));
+                }
+                by_folder
+                    .entry(m.folder)
+                    .or_default()
+                    .push((m.id, m.created_at_ms));
+            }
             Err(e) => warn!(snapshot = %id, error = %e, "unreadable snapshot kept as is"),
         }
     }
@@ -84,17 +90,27 @@ pub(crate) fn collect(
             }
         }
     }
+    // A snapshot that stays but is stored against one that goes is stored whole first; until all
+    // of them are, nothing is removed, so a crash in between loses nothing.
+    let going: HashSet<&SnapshotId> = removed.iter().collect();
+    for (id, base) in &bases {
+        if going.contains(base) && !going.contains(id) {
+            cp.store_whole(id)?;
+        }
+    }
     for id in &removed {
         let path = snapshots_dir.join(format!("{id}.json"));
         fs::remove_file(&path).map_err(|e| CheckpointError::io(&path, e))?;
     }
 
-    // Second pass: every blob a remaining snapshot needs.
+    // Second pass: every blob a remaining snapshot needs. The entries of the stored files are
+    // enough: each entry of a snapshot is in its own file or in one of its bases', all of which
+    // remain.
     let mut live: HashSet<Hash> = HashSet::new();
     for id in list_snapshots(snapshots_dir)? {
         // An unreadable manifest keeps nothing alive; it was logged above. Refusing to collect
         // would be safer for it but would let one bad file grow the store forever.
-        if let Ok(m) = load(&id) {
+        if let Ok(m) = cp.stored(&id) {
             live.extend(m.entries.iter().filter_map(|e| e.hash));
         }
     }

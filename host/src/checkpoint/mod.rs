@@ -213,7 +213,16 @@ impl Checkpoints {
 
     /// The manifest of a snapshot.
     pub fn manifest(&self, id: &SnapshotId) -> Result<Manifest, CheckpointError> {
-        let path = self.root.join("snapshots").join(format!("{id}.json"));
+        Ok(self.resolve(id)?.0)
+    }
+
+    fn snapshot_path(&self, id: &SnapshotId) -> PathBuf {
+        self.root.join("snapshots").join(format!("{id}.json"))
+    }
+
+    /// A snapshot's file as stored (whole, or a difference from its base).
+    pub(crate) fn stored(&self, id: &SnapshotId) -> Result<manifest::Stored, CheckpointError> {
+        let path = self.snapshot_path(id);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -222,6 +231,51 @@ impl Checkpoints {
             Err(e) => return Err(CheckpointError::io(&path, e)),
         };
         serde_json::from_slice(&bytes).map_err(CheckpointError::Json)
+    }
+
+    /// The whole manifest of `id` and how many differences it is stored behind.
+    fn resolve(&self, id: &SnapshotId) -> Result<(Manifest, u32), CheckpointError> {
+        let mut chain = vec![self.stored(id)?];
+        while let Some(base) = chain.last().and_then(|s| s.base.clone()) {
+            // Depth is bounded when writing; a longer chain is a cycle or a damaged store.
+            if chain.len() > manifest::MAX_CHAIN as usize + 1 {
+                return Err(CheckpointError::Corrupt(format!(
+                    "snapshot {id}: chain of differences longer than {}",
+                    manifest::MAX_CHAIN
+                )));
+            }
+            chain.push(self.stored(&base).map_err(|e| match e {
+                CheckpointError::NotFound(missing) => CheckpointError::Corrupt(format!(
+                    "snapshot {id} is stored against {missing}, which is missing"
+                )),
+                other => other,
+            })?);
+        }
+        let depth = u32::try_from(chain.len() - 1).unwrap_or(u32::MAX);
+        let mut whole: Option<Manifest> = None;
+        while let Some(stored) = chain.pop() {
+            whole = Some(stored.into_manifest(whole)?);
+        }
+        let whole = whole.ok_or_else(|| CheckpointError::Corrupt(format!("snapshot {id}")))?;
+        Ok((whole, depth))
+    }
+
+    /// Stores `manifest` (against `base` when that is smaller) and makes it its folder's newest.
+    fn write_manifest(
+        &self,
+        manifest: &Manifest,
+        base: Option<(&Manifest, u32)>,
+    ) -> Result<(), CheckpointError> {
+        let stored = manifest::Stored::new(manifest, base);
+        let path = self.snapshot_path(&manifest.id);
+        let bytes = serde_json::to_vec(&stored).map_err(CheckpointError::Json)?;
+        manifest::write_atomic(&path, &bytes).map_err(|e| CheckpointError::io(&path, e))
+    }
+
+    /// Rewrites a snapshot stored as a difference as a whole manifest, so its base can go (gc).
+    pub(crate) fn store_whole(&self, id: &SnapshotId) -> Result<(), CheckpointError> {
+        let (manifest, _) = self.resolve(id)?;
+        self.write_manifest(&manifest, None)
     }
 
     fn manifest_of(&self, id: &SnapshotId, folder: &Path) -> Result<Manifest, CheckpointError> {
@@ -236,9 +290,10 @@ impl Checkpoints {
         Ok(m)
     }
 
-    fn previous(&self, folder: &Path) -> Option<Manifest> {
+    /// The folder's newest snapshot and its depth: the stat cache and base of the next one.
+    fn previous(&self, folder: &Path) -> Option<(Manifest, u32)> {
         let id = self.latest(folder).ok()??;
-        self.manifest(&id).ok()
+        self.resolve(&id).ok()
     }
 
     /// A metadata-only scan: how much a snapshot would read. Cheap (no file is opened); use it to
@@ -250,7 +305,7 @@ impl Checkpoints {
     ) -> Result<Estimate, CheckpointError> {
         let folder = Self::canonical(folder)?;
         let prev = self.previous(&folder);
-        let cache = prev.as_ref().map(Cache::new);
+        let cache = prev.as_ref().map(|(m, _)| Cache::new(m));
         let root = fsx::open_root(&folder).map_err(|e| CheckpointError::io(&folder, e))?;
         let walk = scan::walk(root.as_fd(), cache.as_ref(), opts.skip_git)
             .map_err(|e| CheckpointError::io(&folder, e))?;
@@ -273,7 +328,7 @@ impl Checkpoints {
         let folder = Self::canonical(folder)?;
         let started = std::time::Instant::now();
         let prev = self.previous(&folder);
-        let cache = prev.as_ref().map(Cache::new);
+        let cache = prev.as_ref().map(|(m, _)| Cache::new(m));
         let root = fsx::open_root(&folder).map_err(|e| CheckpointError::io(&folder, e))?;
         let mut walk = scan::walk(root.as_fd(), cache.as_ref(), opts.skip_git)
             .map_err(|e| CheckpointError::io(&folder, e))?;
@@ -308,9 +363,7 @@ impl Checkpoints {
             entries: walk.entries,
             skipped: walk.skipped,
         };
-        let path = self.root.join("snapshots").join(format!("{id}.json"));
-        let bytes = serde_json::to_vec(&manifest).map_err(CheckpointError::Json)?;
-        manifest::write_atomic(&path, &bytes).map_err(|e| CheckpointError::io(&path, e))?;
+        self.write_manifest(&manifest, prev.as_ref().map(|(m, depth)| (m, *depth)))?;
         let key = self.folder_key_path(&folder);
         manifest::write_atomic(&key, id.as_str().as_bytes())
             .map_err(|e| CheckpointError::io(&key, e))?;
@@ -497,13 +550,7 @@ impl Checkpoints {
         pinned: &[SnapshotId],
     ) -> Result<GcReport, CheckpointError> {
         let _lock = self.lock(true)?;
-        gc::collect(
-            &self.root.join("snapshots"),
-            &self.blobs,
-            retention,
-            pinned,
-            |id| self.manifest(id),
-        )
+        gc::collect(self, retention, pinned)
     }
 
     /// Bytes the store occupies on disk.
