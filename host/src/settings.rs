@@ -55,6 +55,11 @@ pub struct Settings {
     pub checkpoint_keep_turns: u32,
     /// Days checkpoints are kept for undo.
     pub checkpoint_max_days: u32,
+    /// Most MiB one checkpoint may copy before the person is asked whether to go on without undo
+    /// (0: no cap).
+    pub checkpoint_max_mb: u32,
+    /// Leave `.git` directories out of checkpoints (by default undo protects them too).
+    pub checkpoint_skip_git: bool,
 }
 
 impl Default for Settings {
@@ -70,6 +75,8 @@ impl Default for Settings {
             boot_timeout_secs: 60,
             checkpoint_keep_turns: 50,
             checkpoint_max_days: 30,
+            checkpoint_max_mb: 1024,
+            checkpoint_skip_git: false,
         }
     }
 }
@@ -96,6 +103,10 @@ pub mod keys {
     pub const CHECKPOINT_KEEP_TURNS: &str = "checkpoint_keep_turns";
     /// Days kept for undo.
     pub const CHECKPOINT_MAX_DAYS: &str = "checkpoint_max_days";
+    /// MiB one checkpoint may copy.
+    pub const CHECKPOINT_MAX_MB: &str = "checkpoint_max_mb";
+    /// `true` to leave `.git` out of checkpoints.
+    pub const CHECKPOINT_SKIP_GIT: &str = "checkpoint_skip_git";
 }
 
 impl Settings {
@@ -125,7 +136,21 @@ impl Settings {
         s.checkpoint_keep_turns =
             number(get(keys::CHECKPOINT_KEEP_TURNS)?, s.checkpoint_keep_turns);
         s.checkpoint_max_days = number(get(keys::CHECKPOINT_MAX_DAYS)?, s.checkpoint_max_days);
+        s.checkpoint_max_mb = number(get(keys::CHECKPOINT_MAX_MB)?, s.checkpoint_max_mb);
+        if let Some(v) = get(keys::CHECKPOINT_SKIP_GIT)? {
+            s.checkpoint_skip_git = matches!(v.trim(), "true" | "1" | "yes" | "on");
+        }
         Ok(s)
+    }
+
+    /// How the session's checkpoints are taken: the cap applies to the estimate before a turn and
+    /// again to the checkpoint itself.
+    pub fn snapshot_options(&self) -> crate::checkpoint::SnapshotOptions {
+        crate::checkpoint::SnapshotOptions {
+            max_new_bytes: (self.checkpoint_max_mb > 0)
+                .then(|| u64::from(self.checkpoint_max_mb) * 1024 * 1024),
+            skip_git: self.checkpoint_skip_git,
+        }
     }
 
     /// The model proxy's upstream, with credentials from the keychain or the environment (they stay

@@ -533,3 +533,79 @@ async fn a_turn_that_changed_files_through_the_shell_is_undone_and_redone() {
     );
     assert!(rig.folder.join("keep.txt").exists() && !rig.folder.join("out").exists());
 }
+
+#[tokio::test]
+async fn over_the_undo_cap_the_message_waits_for_consent_and_the_turn_runs_without_undo() {
+    let rig = rig(
+        |_| {
+            json!({"steps": [
+                tool("Bash", json!({"command": "echo changed > notes.txt"})),
+                say("done"),
+            ]})
+        },
+        &[("checkpoint_max_mb", "1")],
+    );
+    std::fs::write(rig.folder.join("video.bin"), vec![7u8; 3 << 20]).unwrap();
+    std::fs::write(rig.folder.join("notes.txt"), "mine\n").unwrap();
+    let mut session = rig.open();
+    session.send("tidy up");
+    let SessionEvent::UndoOverCap {
+        text,
+        cap_bytes,
+        folders,
+    } = until(&mut session, |e| {
+        matches!(
+            e,
+            SessionEvent::UndoOverCap { .. } | SessionEvent::Frame { .. }
+        )
+    })
+    .await
+    else {
+        panic!("the message went out although its checkpoint is over the cap")
+    };
+    assert_eq!((text.as_str(), cap_bytes), ("tidy up", 1 << 20));
+    assert_eq!(folders[0].folder, rig.folder);
+    assert!(folders[0].bytes >= 3 << 20, "{folders:?}");
+    assert!(
+        rig.model.requests().is_empty(),
+        "nothing reached the model before the person agreed"
+    );
+
+    session.send_with(
+        text,
+        workroom_host::session::SendOptions { without_undo: true },
+    );
+    let SessionEvent::Permission(bash) =
+        until(&mut session, |e| matches!(e, SessionEvent::Permission(_))).await
+    else {
+        unreachable!()
+    };
+    // Mid-turn, undo waits: the agent is working on the folder.
+    assert!(matches!(
+        rig.host.undo(&rig.id, None, OnConflict::Ask),
+        Err(workroom_host::session::undo::UndoError::Busy)
+    ));
+    session.answer(&bash.request_id, PermissionAnswer::AllowOnce);
+    until(&mut session, is_result).await;
+    session.close().await;
+    assert_eq!(
+        std::fs::read_to_string(rig.folder.join("notes.txt")).unwrap(),
+        "changed\n"
+    );
+    // The transcript says the turn ran without undo, and why (recorded by the hook, before the
+    // question).
+    let (frames, _) = rig.host.store().frames(&rig.id).unwrap();
+    let no_undo = frames
+        .iter()
+        .find(|f| f.body["type"] == "workroom_no_undo")
+        .expect("a workroom_no_undo record");
+    assert!(no_undo.body["reason"]
+        .as_str()
+        .unwrap()
+        .contains("without undo"));
+    assert!(rig.host.turn_changes(&rig.id).unwrap().is_empty());
+    assert!(matches!(
+        rig.host.undo(&rig.id, None, OnConflict::Ask),
+        Err(workroom_host::session::undo::UndoError::Nothing(_))
+    ));
+}

@@ -108,6 +108,17 @@ pub enum SessionEvent {
         /// The sentence describing the action.
         summary: String,
     },
+    /// The message was not sent: checkpointing the folders for undo would copy more than the
+    /// `checkpoint_max_mb` setting allows. Send it again with
+    /// [`SendOptions::without_undo`] to run the turn without undo.
+    UndoOverCap {
+        /// The message, for sending again.
+        text: String,
+        /// The cap in bytes.
+        cap_bytes: u64,
+        /// The folders over it and what each checkpoint would copy.
+        folders: Vec<undo::FolderEstimate>,
+    },
     /// Something went wrong; the session goes on.
     Error {
         /// What happened, in words.
@@ -117,10 +128,17 @@ pub enum SessionEvent {
     Closed,
 }
 
+/// How a message is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Run the turn without a checkpoint (after [`SessionEvent::UndoOverCap`]); it cannot be undone.
+    pub without_undo: bool,
+}
+
 /// Commands to a session task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Send(String),
+    Send(String, SendOptions),
     Interrupt,
     Answer(String, PermissionAnswer),
     SetMode(String),
@@ -147,6 +165,28 @@ pub(crate) struct HostInner {
     pub settings: Settings,
     /// Checkpoints of shared folders for undo; `Err` says why undo is unavailable.
     pub checkpoints: Result<Arc<crate::checkpoint::Checkpoints>, String>,
+}
+
+/// Sessions of this process whose agent is working on a turn. Process-wide rather than per
+/// [`Host`]: the app reopens its host when settings change, and sessions opened before keep
+/// running under the old one.
+fn working_sessions() -> std::sync::MutexGuard<'static, std::collections::HashSet<String>> {
+    static WORKING: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    WORKING
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Marks a session as working on a turn (or not).
+pub(crate) fn set_working(session_id: &str, working: bool) {
+    let mut set = working_sessions();
+    if working {
+        set.insert(session_id.to_string());
+    } else {
+        set.remove(session_id);
+    }
 }
 
 /// The host: sessions, their VMs and their records.
@@ -188,6 +228,15 @@ impl Host {
         })
     }
 
+    /// Refuses undo and redo while the session's agent works: its next tool would run on a folder
+    /// that changed under it, and the turn's own checkpoint would be mixed up with the restore.
+    fn not_working(session_id: &str) -> Result<(), undo::UndoError> {
+        if working_sessions().contains(session_id) {
+            return Err(undo::UndoError::Busy);
+        }
+        Ok(())
+    }
+
     fn checkpoints(&self) -> Result<&crate::checkpoint::Checkpoints, undo::UndoError> {
         self.inner
             .checkpoints
@@ -208,6 +257,7 @@ impl Host {
         turn: Option<usize>,
         on_conflict: undo::OnConflict,
     ) -> Result<undo::UndoOutcome, undo::UndoError> {
+        Self::not_working(session_id)?;
         undo::undo(
             self.checkpoints()?,
             &self.inner.store,
@@ -236,6 +286,7 @@ impl Host {
         session_id: &str,
         on_conflict: undo::OnConflict,
     ) -> Result<undo::UndoOutcome, undo::UndoError> {
+        Self::not_working(session_id)?;
         undo::redo(
             self.checkpoints()?,
             &self.inner.store,
@@ -346,7 +397,12 @@ impl SessionHandle {
     /// Sends a message (boots the VM if it is not running). Messages sent while the agent works are
     /// queued and run in order.
     pub fn send(&self, text: impl Into<String>) {
-        self.command(Command::Send(text.into()));
+        self.send_with(text, SendOptions::default());
+    }
+
+    /// [`SessionHandle::send`] with options.
+    pub fn send_with(&self, text: impl Into<String>, options: SendOptions) {
+        self.command(Command::Send(text.into(), options));
     }
 
     /// Interrupts the running turn.

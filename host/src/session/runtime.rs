@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::broker::{self, PermissionAnswer, PermissionPrompt};
 use super::connection::{AgentConnection, Incoming};
-use super::{Command, HostInner, SessionEvent, VmState};
+use super::{set_working, Command, HostInner, SendOptions, SessionEvent, VmState};
 use crate::folders::FolderMap;
 use crate::guest::model_proxy::ModelProxy;
 use crate::image;
@@ -55,15 +55,30 @@ struct Runtime {
     pending: HashMap<String, PermissionPrompt>,
     /// Files the agent created in this session (host paths): editing them again needs no question.
     created: HashSet<PathBuf>,
-    /// Messages not yet answered by a `result`.
-    turns_in_flight: usize,
+    /// Messages sent to the agent and not yet answered by a `result`, oldest first.
+    in_flight: VecDeque<SendOptions>,
     /// Messages waiting for the VM to come up.
-    queued: VecDeque<String>,
+    queued: VecDeque<(String, SendOptions)>,
     last_activity: Instant,
     /// The running agent process's cumulative cost at its last result (0 for a new process).
     agent_cost_so_far: f64,
-    /// The folders' checkpoints before this turn's first mutating tool (taken by the hook).
-    turn_before: Option<Vec<(PathBuf, crate::checkpoint::SnapshotId)>>,
+    /// The running turn's checkpoint.
+    turn_checkpoint: TurnCheckpoint,
+}
+
+/// Where the running turn stands with undo.
+#[derive(Debug, Default)]
+enum TurnCheckpoint {
+    /// No tool that changes files has run yet.
+    #[default]
+    NotYet,
+    /// The folders before the turn's first mutating tool.
+    Taken(Vec<(PathBuf, crate::checkpoint::SnapshotId)>),
+    /// The turn runs without undo (the person chose so, or checkpointing failed).
+    Without,
+    /// The checkpoint went over the cap mid-turn: tools that change files are refused, because the
+    /// person agreed to this turn on the promise that it could be undone.
+    Refused(String),
 }
 
 /// Runs a session until it is closed or its handle is dropped.
@@ -82,11 +97,11 @@ pub(crate) async fn run(
         live: None,
         pending: HashMap::new(),
         created: HashSet::new(),
-        turns_in_flight: 0,
+        in_flight: VecDeque::new(),
         queued: VecDeque::new(),
         last_activity: Instant::now(),
         agent_cost_so_far: 0.0,
-        turn_before: None,
+        turn_checkpoint: TurnCheckpoint::NotYet,
     };
     let idle = Duration::from_secs(u64::from(rt.host.settings.idle_seconds.max(1)));
     // Commands that arrived while a VM was booting, handled once it is up.
@@ -118,6 +133,8 @@ pub(crate) async fn run(
         }
     }
     rt.stop_vm("the session was closed").await;
+    rt.record_turn_changes().await;
+    set_working(&rt.record.id, false);
     let _ = rt.events.send(SessionEvent::Closed);
 }
 
@@ -138,7 +155,7 @@ impl Runtime {
     }
 
     fn is_quiet(&self) -> bool {
-        self.turns_in_flight == 0 && self.pending.is_empty() && self.queued.is_empty()
+        self.in_flight.is_empty() && self.pending.is_empty() && self.queued.is_empty()
     }
 
     /// Stores a frame; a failing store is reported but never stops the session.
@@ -162,8 +179,19 @@ impl Runtime {
     ) -> Flow {
         self.last_activity = Instant::now();
         match command {
-            Command::Send(text) => {
-                self.queued.push_back(text);
+            Command::Send(text, options) => {
+                if !options.without_undo {
+                    let over = over_undo_cap(self.host.clone(), self.record.folders.clone()).await;
+                    if let Some((cap_bytes, folders)) = over {
+                        self.emit(SessionEvent::UndoOverCap {
+                            text,
+                            cap_bytes,
+                            folders,
+                        });
+                        return Flow::Continue;
+                    }
+                }
+                self.queued.push_back((text, options));
                 if self.live.is_none() {
                     // Booting takes seconds: keep listening, so closing the session stops the boot
                     // (dropping the boot kills the half-started VM) and other commands wait their turn.
@@ -181,14 +209,14 @@ impl Runtime {
                         }
                     };
                     let Some(booted) = booted else {
-                        for text in self.queued.drain(..).collect::<Vec<_>>() {
+                        for (text, _) in self.queued.drain(..).collect::<Vec<_>>() {
                             self.record(Direction::Host, &json!({"type": "workroom_unsent", "text": text, "reason": "the session was closed while its VM was starting"}));
                         }
                         return Flow::Close;
                     };
                     if let Err(message) = booted {
                         // Keep what the person wrote in the transcript even though the agent never saw it.
-                        for text in self.queued.drain(..).collect::<Vec<_>>() {
+                        for (text, _) in self.queued.drain(..).collect::<Vec<_>>() {
                             self.record(Direction::Host, &json!({"type": "workroom_unsent", "text": text, "reason": message}));
                         }
                         self.emit(SessionEvent::Error { message });
@@ -227,10 +255,11 @@ impl Runtime {
     }
 
     async fn flush_queue(&mut self) {
-        while let Some(text) = self.queued.pop_front() {
+        while let Some((text, options)) = self.queued.pop_front() {
             let frame = json!({"type": "user", "message": {"role": "user", "content": text}, "parent_tool_use_id": null, "session_id": ""});
             self.record(Direction::In, &frame);
-            self.turns_in_flight += 1;
+            self.in_flight.push_back(options);
+            set_working(&self.record.id, true);
             self.send_to_agent(&frame).await;
         }
     }
@@ -433,7 +462,7 @@ impl Runtime {
             }
             "user" => self.note_created_files(&frame),
             "result" => {
-                self.turns_in_flight = self.turns_in_flight.saturating_sub(1);
+                self.in_flight.pop_front();
                 let usage = &frame["usage"];
                 let tokens = |k: &str| usage[k].as_i64().unwrap_or(0);
                 let turn = TurnUsage {
@@ -451,45 +480,92 @@ impl Runtime {
                     });
                 }
                 self.record_turn_changes().await;
+                // Only now: undo must not start between the result and the changes record.
+                set_working(&self.record.id, !self.in_flight.is_empty());
             }
             _ => {}
         }
         self.emit(SessionEvent::Frame { frame });
     }
 
-    /// The first mutating tool of a turn: snapshot every shared folder before it runs.
-    async fn checkpoint_before_change(&mut self) {
-        if self.turn_before.is_some() {
-            return;
+    /// The hook before every tool that may change files; the turn's first one snapshots every
+    /// shared folder before the tool runs. Returns the hook's output (`{}`: go on).
+    async fn checkpoint_before_change(&mut self) -> Value {
+        match &self.turn_checkpoint {
+            TurnCheckpoint::NotYet => {}
+            TurnCheckpoint::Refused(reason) => return refuse_tool(reason),
+            TurnCheckpoint::Taken(_) | TurnCheckpoint::Without => return json!({}),
+        }
+        if self.in_flight.front().is_some_and(|t| t.without_undo) {
+            self.turn_without_undo("the person chose to go on without undo");
+            return json!({});
         }
         let Ok(checkpoints) = self.host.checkpoints.clone() else {
-            return;
+            self.turn_without_undo("the checkpoint store could not be opened");
+            return json!({});
         };
         let folders = self.record.folders.clone();
-        let taken =
-            tokio::task::spawn_blocking(move || super::undo::snapshot_all(&checkpoints, &folders))
-                .await;
+        let opts = self.host.settings.snapshot_options();
+        let taken = tokio::task::spawn_blocking(move || {
+            super::undo::snapshot_all(&checkpoints, &folders, &opts)
+        })
+        .await;
         match taken {
-            Ok(Ok(before)) => self.turn_before = Some(before),
-            Ok(Err(e)) => self.emit(SessionEvent::Error {
-                message: format!(
-                    "This turn cannot be undone: the folders could not be checkpointed ({e})."
-                ),
-            }),
-            Err(e) => tracing::warn!(error = %e, "the checkpoint task failed"),
+            Ok(Ok(before)) => {
+                self.turn_checkpoint = TurnCheckpoint::Taken(before);
+                json!({})
+            }
+            Ok(Err(crate::checkpoint::CheckpointError::TooLarge { needed, cap })) => {
+                // The estimate before the turn fitted, so the folder grew since (the person or a
+                // background command): refuse rather than change files that cannot be undone.
+                let reason = format!(
+                    "Workroom refused this change: undo would need a checkpoint of {} MiB, over the {} MiB limit. \
+                     Ask the person to send the message again and choose to go on without undo, or to raise checkpoint_max_mb.",
+                    needed.div_ceil(1 << 20),
+                    cap >> 20
+                );
+                self.emit(SessionEvent::Error {
+                    message: format!(
+                        "The folders grew past the undo limit during this turn, so the agent's changes are being refused ({} MiB over a {} MiB limit).",
+                        needed.div_ceil(1 << 20),
+                        cap >> 20
+                    ),
+                });
+                self.turn_checkpoint = TurnCheckpoint::Refused(reason.clone());
+                refuse_tool(&reason)
+            }
+            Ok(Err(e)) => {
+                self.turn_without_undo(&format!("the folders could not be checkpointed ({e})"));
+                json!({})
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the checkpoint task failed");
+                self.turn_without_undo("the checkpoint task failed");
+                json!({})
+            }
         }
     }
 
-    /// After a turn that checkpointed: what it changed, recorded and shown.
+    /// Records (and shows) that the running turn cannot be undone, and why.
+    fn turn_without_undo(&mut self, reason: &str) {
+        self.turn_checkpoint = TurnCheckpoint::Without;
+        let frame = json!({"type": "workroom_no_undo", "reason": reason});
+        self.record(Direction::Host, &frame);
+        self.emit(SessionEvent::Frame { frame });
+    }
+
+    /// At the end of a turn (or when its VM died): what it changed, recorded and shown.
     async fn record_turn_changes(&mut self) {
-        let (Some(before), Ok(checkpoints)) =
-            (self.turn_before.take(), self.host.checkpoints.clone())
-        else {
+        let TurnCheckpoint::Taken(before) = std::mem::take(&mut self.turn_checkpoint) else {
+            return;
+        };
+        let Ok(checkpoints) = self.host.checkpoints.clone() else {
             return;
         };
         let settings = self.host.settings.clone();
         let frame = tokio::task::spawn_blocking(move || {
-            let frame = super::undo::changes_frame(&checkpoints, &before);
+            let frame =
+                super::undo::changes_frame(&checkpoints, &before, settings.checkpoint_skip_git);
             super::undo::collect_garbage(&checkpoints, &settings);
             frame
         })
@@ -556,10 +632,12 @@ impl Runtime {
                 self.emit(SessionEvent::Permission(prompt));
             }
             Some("hook_callback") => {
-                if request["callback_id"] == super::undo::CHECKPOINT_HOOK {
-                    self.checkpoint_before_change().await;
-                }
-                self.reply(&request_id, json!({})).await
+                let output = if request["callback_id"] == super::undo::CHECKPOINT_HOOK {
+                    self.checkpoint_before_change().await
+                } else {
+                    json!({})
+                };
+                self.reply(&request_id, output).await
             }
             other => {
                 let error = json!({"type": "control_response", "response": {"subtype": "error", "request_id": request_id,
@@ -612,8 +690,11 @@ impl Runtime {
         for request_id in self.pending.drain().map(|(id, _)| id).collect::<Vec<_>>() {
             self.emit(SessionEvent::PermissionWithdrawn { request_id });
         }
-        let interrupted = self.turns_in_flight > 0;
-        self.turns_in_flight = 0;
+        let interrupted = !self.in_flight.is_empty();
+        self.in_flight.clear();
+        // What the turn changed before the VM died can still be undone.
+        self.record_turn_changes().await;
+        set_working(&self.record.id, false);
         let message = if interrupted {
             format!("The virtual machine stopped in the middle of a turn ({reason}). The conversation is saved; send a message to continue.")
         } else {
@@ -643,5 +724,36 @@ impl Runtime {
         self.emit(SessionEvent::Vm(VmState::Stopped {
             reason: reason.to_string(),
         }));
+    }
+}
+
+/// A `PreToolUse` hook output that stops the tool, with the reason the model sees.
+fn refuse_tool(reason: &str) -> Value {
+    json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}})
+}
+
+/// Before a message is sent: the folders whose checkpoint would copy more than the cap, with
+/// the cap. `None` when all fit (or undo is unavailable: the turn then says so itself).
+async fn over_undo_cap(
+    host: Arc<HostInner>,
+    folders: Vec<PathBuf>,
+) -> Option<(u64, Vec<super::undo::FolderEstimate>)> {
+    let checkpoints = host.checkpoints.clone().ok()?;
+    let opts = host.settings.snapshot_options();
+    let cap = opts.max_new_bytes?;
+    let over =
+        tokio::task::spawn_blocking(move || super::undo::over_cap(&checkpoints, &folders, &opts))
+            .await;
+    match over {
+        Ok(Ok(over)) if !over.is_empty() => Some((cap, over)),
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not estimate the checkpoint's size");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the estimate task failed");
+            None
+        }
     }
 }

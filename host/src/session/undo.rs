@@ -67,6 +67,8 @@ pub enum UndoOutcome {
     Conflicts(Vec<(PathBuf, Vec<Conflict>)>),
     /// Done: entries put back per folder, and conflicting paths left as they were.
     Applied {
+        /// The turn undone (or redone).
+        turn: usize,
         /// (folder, entries restored, paths kept as the person had them).
         folders: Vec<(PathBuf, usize, Vec<String>)>,
     },
@@ -84,35 +86,72 @@ pub enum UndoError {
     /// There is nothing to undo (or redo).
     #[error("{0}")]
     Nothing(String),
+    /// The session's agent is working on a turn.
+    #[error("the agent is still working; undo when its turn has ended (or stop it first)")]
+    Busy,
     /// The checkpoint store could not be opened when the host started.
     #[error("undo is not available: {0}")]
     Unavailable(String),
+}
+
+/// What a folder's checkpoint would copy, when that is over the cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderEstimate {
+    /// The shared folder.
+    pub folder: PathBuf,
+    /// Bytes of files that changed since its last checkpoint (all of them the first time).
+    pub bytes: u64,
+}
+
+/// The folders whose next checkpoint would copy more than `opts.max_new_bytes` (blocking: a
+/// metadata-only walk of each folder). Empty when there is no cap.
+pub(crate) fn over_cap(
+    checkpoints: &Checkpoints,
+    folders: &[PathBuf],
+    opts: &SnapshotOptions,
+) -> Result<Vec<FolderEstimate>, CheckpointError> {
+    let Some(cap) = opts.max_new_bytes else {
+        return Ok(Vec::new());
+    };
+    let mut over = Vec::new();
+    for folder in folders {
+        let estimate = checkpoints.estimate(folder, opts)?;
+        if estimate.bytes_to_read > cap {
+            over.push(FolderEstimate {
+                folder: folder.clone(),
+                bytes: estimate.bytes_to_read,
+            });
+        }
+    }
+    Ok(over)
 }
 
 /// Snapshots every folder (blocking: call from `spawn_blocking`).
 pub(crate) fn snapshot_all(
     checkpoints: &Checkpoints,
     folders: &[PathBuf],
+    opts: &SnapshotOptions,
 ) -> Result<Vec<(PathBuf, SnapshotId)>, CheckpointError> {
     folders
         .iter()
-        .map(|f| {
-            Ok((
-                f.clone(),
-                checkpoints.snapshot(f, &SnapshotOptions::default())?,
-            ))
-        })
+        .map(|f| Ok((f.clone(), checkpoints.snapshot(f, opts)?)))
         .collect()
 }
 
-/// The `workroom_changes` frame for a turn (blocking).
+/// The `workroom_changes` frame for a turn (blocking). The checkpoint after the turn has no cap:
+/// without it neither undo nor conflict detection would work for a turn already checkpointed.
 pub(crate) fn changes_frame(
     checkpoints: &Checkpoints,
     before: &[(PathBuf, SnapshotId)],
+    skip_git: bool,
 ) -> Result<Value, CheckpointError> {
+    let opts = SnapshotOptions {
+        max_new_bytes: None,
+        skip_git,
+    };
     let mut folders = Vec::new();
     for (folder, before) in before {
-        let after = checkpoints.snapshot(folder, &SnapshotOptions::default())?;
+        let after = checkpoints.snapshot(folder, &opts)?;
         let changes = checkpoints.changes(before, &after)?;
         folders.push(FolderChanges {
             folder: folder.clone(),
@@ -225,7 +264,10 @@ fn restore(
             &json!({"type": kind, "turn": turn, "folders": recorded}),
         )
         .map_err(HostError::from)?;
-    Ok(UndoOutcome::Applied { folders: done })
+    Ok(UndoOutcome::Applied {
+        turn,
+        folders: done,
+    })
 }
 
 /// Undoes turn `turn` (default: the last one) and every later one: each folder goes back to how

@@ -92,6 +92,10 @@ pub struct RunArgs {
     /// are denied unless --permission-mode allows the call).
     #[arg(long)]
     pub json: bool,
+    /// Send messages without checkpointing the folders first: faster for huge folders, but the
+    /// turns cannot be undone.
+    #[arg(long)]
+    pub no_undo: bool,
     /// What to ask; without it, an interactive chat.
     pub prompt: Option<String>,
 }

@@ -37,6 +37,14 @@ const KEYS: &[(&str, &str)] = &[
         keys::CHECKPOINT_MAX_DAYS,
         "days checkpoints are kept for undo",
     ),
+    (
+        keys::CHECKPOINT_MAX_MB,
+        "MiB one checkpoint may copy before asking to go on without undo (0: no cap)",
+    ),
+    (
+        keys::CHECKPOINT_SKIP_GIT,
+        "true to leave .git folders out of checkpoints",
+    ),
 ];
 
 fn known(key: &str) -> anyhow::Result<()> {
@@ -64,6 +72,16 @@ fn validate(key: &str, value: &str) -> anyhow::Result<()> {
             }
         }
         keys::MODEL => {}
+        keys::CHECKPOINT_MAX_MB => {
+            if value.parse::<u32>().is_err() {
+                bail!("{key} must be a whole number of MiB, 0 for no cap (got {value:?})");
+            }
+        }
+        keys::CHECKPOINT_SKIP_GIT => {
+            if !matches!(value, "true" | "false") {
+                bail!("{key} must be true or false (got {value:?})");
+            }
+        }
         _ => match value.parse::<u32>() {
             Ok(n) if n > 0 => {}
             _ => bail!("{key} must be a whole number above 0 (got {value:?})"),
@@ -145,6 +163,8 @@ fn effective(s: &Settings, key: &str) -> String {
         keys::BOOT_TIMEOUT_SECS => s.boot_timeout_secs.to_string(),
         keys::CHECKPOINT_KEEP_TURNS => s.checkpoint_keep_turns.to_string(),
         keys::CHECKPOINT_MAX_DAYS => s.checkpoint_max_days.to_string(),
+        keys::CHECKPOINT_MAX_MB => s.checkpoint_max_mb.to_string(),
+        keys::CHECKPOINT_SKIP_GIT => s.checkpoint_skip_git.to_string(),
         _ => String::new(),
     }
 }

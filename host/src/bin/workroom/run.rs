@@ -13,7 +13,8 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 use tokio::signal::unix::{signal, SignalKind};
 use workroom_host::session::{
-    Host, NewSession, PermissionAnswer, PermissionPrompt, SessionEvent, SessionHandle, VmState,
+    undo::FolderEstimate, Host, NewSession, PermissionAnswer, PermissionPrompt, SendOptions,
+    SessionEvent, SessionHandle, VmState,
 };
 use workroom_host::store::SessionRecord;
 use workroom_host::vm::Arch;
@@ -56,6 +57,8 @@ pub async fn run(app: &App, args: RunArgs) -> anyhow::Result<ExitCode> {
         input_ended: false,
         last_turn_ok: true,
         finished: None,
+        without_undo: args.no_undo,
+        over_cap: None,
     };
     chat.header(&record, resumed);
     chat.go(args.prompt).await
@@ -173,6 +176,10 @@ struct Chat {
     /// How the last turn ended (the exit code when input ends after it).
     last_turn_ok: bool,
     finished: Option<ExitCode>,
+    /// `--no-undo`: every message goes without a checkpoint.
+    without_undo: bool,
+    /// A message refused for the undo cap, sent again by `/no-undo`.
+    over_cap: Option<String>,
 }
 
 /// What woke the loop.
@@ -307,8 +314,12 @@ impl Chat {
     }
 
     fn send(&mut self, text: String) {
+        self.send_with(text, self.without_undo);
+    }
+
+    fn send_with(&mut self, text: String, without_undo: bool) {
         let Some(handle) = &self.handle else { return };
-        handle.send(text);
+        handle.send_with(text, SendOptions { without_undo });
         input::set_echo(false);
         self.turn = Some(Instant::now());
         self.last_ctrl_c = None;
@@ -373,10 +384,35 @@ impl Chat {
                     }
                 }
             }
+            SessionEvent::UndoOverCap {
+                text,
+                cap_bytes,
+                folders,
+            } => self.over_undo_cap(text, cap_bytes, &folders),
             SessionEvent::Closed => {
                 self.finished.get_or_insert(ExitCode::FAILURE);
             }
         }
+    }
+
+    /// The message was not sent: its checkpoint would be too big. Say so, and how to go on.
+    fn over_undo_cap(&mut self, text: String, cap_bytes: u64, folders: &[FolderEstimate]) {
+        let mib = |b: u64| b.div_ceil(1 << 20);
+        for f in folders {
+            self.failure(&format!(
+                "Undo needs a checkpoint of {} that would copy {} MiB, more than the {} MiB limit (checkpoint_max_mb). The message was not sent.",
+                f.folder.display(),
+                mib(f.bytes),
+                mib(cap_bytes)
+            ));
+        }
+        if self.one_shot || self.input_ended {
+            self.note("Run it again with --no-undo to go on without undo, or raise the limit: workroom config set checkpoint_max_mb N");
+        } else {
+            self.note("Type /no-undo to send it without undo (that turn cannot be undone), or another message.");
+            self.over_cap = Some(text);
+        }
+        self.end_turn(false);
     }
 
     fn on_vm(&mut self, state: VmState) {
@@ -548,8 +584,11 @@ impl Chat {
                     }
                     Some(line) => {
                         let text = line.trim();
+                        let stashed = self.over_cap.take();
                         if matches!(text, "/exit" | "/quit") {
                             self.finished = Some(ExitCode::SUCCESS);
+                        } else if let (Some(stashed), "/no-undo") = (stashed, text) {
+                            self.send_with(stashed, true);
                         } else if !text.is_empty() {
                             if !term::stdin_is_terminal() {
                                 if let Some(r) = self.renderer() {

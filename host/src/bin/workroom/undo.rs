@@ -109,7 +109,7 @@ pub fn undo(
             println!("Run again with --keep-mine to keep your versions and undo the rest, or --overwrite to undo them too.");
             Ok(ExitCode::from(1))
         }
-        UndoOutcome::Applied { folders } => {
+        UndoOutcome::Applied { folders, .. } => {
             for (folder, applied, kept) in folders {
                 println!("{}: {applied} entries put back", folder.display());
                 for path in kept {
