@@ -5,6 +5,7 @@
 use serde::Serialize;
 use thiserror::Error;
 use workroom_host::credentials;
+use workroom_host::session::undo::UndoError;
 use workroom_host::session::HostError;
 use workroom_host::store::StoreError;
 
@@ -26,6 +27,10 @@ pub enum ErrorCode {
     Unsupported,
     /// The page sent something the shell does not accept (an unknown mode, an empty key).
     InvalidInput,
+    /// There is no such turn to undo, or no undo to redo.
+    NothingToUndo,
+    /// The session's agent is working; undo must wait for the turn to end.
+    Busy,
     /// Anything else; the message says what.
     Unknown,
 }
@@ -87,6 +92,18 @@ impl From<HostError> for CommandError {
             e @ (HostError::Folder { .. } | HostError::NoFolder) => {
                 Self::new(ErrorCode::FolderNotShareable, e.to_string())
             }
+        }
+    }
+}
+
+impl From<UndoError> for CommandError {
+    fn from(e: UndoError) -> Self {
+        match e {
+            UndoError::Host(e) => e.into(),
+            e @ UndoError::Nothing(_) => Self::new(ErrorCode::NothingToUndo, e.to_string()),
+            e @ UndoError::Busy => Self::new(ErrorCode::Busy, e.to_string()),
+            e @ UndoError::Unavailable(_) => Self::new(ErrorCode::Unsupported, e.to_string()),
+            e @ UndoError::Checkpoint(_) => Self::new(ErrorCode::Unknown, e.to_string()),
         }
     }
 }

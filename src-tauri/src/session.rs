@@ -20,7 +20,7 @@ use tauri::async_runtime::JoinHandle;
 use tauri::ipc::Channel;
 use tokio::sync::{mpsc, oneshot};
 use workroom_host::session::{
-    Host, PermissionAnswer, PermissionPrompt, SessionEvent, SessionHandle, VmState,
+    Host, PermissionAnswer, PermissionPrompt, SendOptions, SessionEvent, SessionHandle, VmState,
 };
 use workroom_host::store::{FrameRecord, SessionRecord};
 
@@ -55,7 +55,7 @@ enum Request {
         reply: oneshot::Sender<CommandResult<SessionSnapshot>>,
     },
     Detach,
-    Send(String),
+    Send(String, SendOptions),
     Interrupt,
     Answer(String, PermissionAnswer),
     SetMode(String),
@@ -134,8 +134,8 @@ impl OpenSession {
     }
 
     /// Sends a message (the VM boots if needed).
-    pub fn send(&self, text: String) -> CommandResult<()> {
-        self.request(Request::Send(text))
+    pub fn send(&self, text: String, options: SendOptions) -> CommandResult<()> {
+        self.request(Request::Send(text, options))
     }
 
     /// Interrupts the running turn.
@@ -266,6 +266,7 @@ impl Actor {
             SessionEvent::Frame { .. }
             | SessionEvent::AutoAllowed { .. }
             | SessionEvent::Error { .. }
+            | SessionEvent::UndoOverCap { .. }
             | SessionEvent::Closed => {}
         }
         self.forward(event);
@@ -317,9 +318,9 @@ impl Actor {
                 let _ = reply.send(self.attach(channel));
             }
             Request::Detach => self.channel = None,
-            Request::Send(text) => {
+            Request::Send(text, options) => {
                 if let Some(handle) = self.handle() {
-                    handle.send(text);
+                    handle.send_with(text, options);
                 }
             }
             Request::Interrupt => {

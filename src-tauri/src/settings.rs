@@ -30,6 +30,14 @@ pub struct AppSettings {
     pub vm_cpus: u32,
     /// Minutes of quiet before a VM is stopped.
     pub idle_minutes: u32,
+    /// Turns per session kept for undo.
+    pub checkpoint_keep_turns: u32,
+    /// Days kept for undo.
+    pub checkpoint_max_days: u32,
+    /// MiB one checkpoint may copy before the person is asked (0: no cap).
+    pub checkpoint_max_mb: u32,
+    /// Leave `.git` folders out of checkpoints.
+    pub checkpoint_skip_git: bool,
 }
 
 /// A partial update from the page; absent fields stay as they are.
@@ -43,6 +51,10 @@ pub struct SettingsChanges {
     vm_memory_mib: Option<u32>,
     vm_cpus: Option<u32>,
     idle_minutes: Option<u32>,
+    checkpoint_keep_turns: Option<u32>,
+    checkpoint_max_days: Option<u32>,
+    checkpoint_max_mb: Option<u32>,
+    checkpoint_skip_git: Option<bool>,
 }
 
 /// A field that is present (possibly `null`) becomes `Some(..)`.
@@ -68,6 +80,10 @@ pub fn read(store: &Store, settings: &Settings) -> CommandResult<AppSettings> {
         vm_memory_mib: settings.vm_memory_mib,
         vm_cpus: settings.vm_cpus,
         idle_minutes: settings.idle_seconds.div_ceil(60),
+        checkpoint_keep_turns: settings.checkpoint_keep_turns,
+        checkpoint_max_days: settings.checkpoint_max_days,
+        checkpoint_max_mb: settings.checkpoint_max_mb,
+        checkpoint_skip_git: settings.checkpoint_skip_git,
     })
 }
 
@@ -111,6 +127,22 @@ pub fn write(store: &Store, changes: SettingsChanges) -> CommandResult<()> {
     if let Some(minutes) = changes.idle_minutes {
         let minutes = in_range("idle minutes", minutes, 1, 24 * 60)?;
         writes.push((keys::IDLE_SECONDS, (minutes * 60).to_string()));
+    }
+    if let Some(turns) = changes.checkpoint_keep_turns {
+        let turns = in_range("turns kept for undo", turns, 1, 10_000)?;
+        writes.push((keys::CHECKPOINT_KEEP_TURNS, turns.to_string()));
+    }
+    if let Some(days) = changes.checkpoint_max_days {
+        let days = in_range("days kept for undo", days, 1, 3650)?;
+        writes.push((keys::CHECKPOINT_MAX_DAYS, days.to_string()));
+    }
+    if let Some(mb) = changes.checkpoint_max_mb {
+        // 0 is "no limit".
+        let mb = in_range("checkpoint size limit (MB)", mb, 0, 16 * 1024 * 1024)?;
+        writes.push((keys::CHECKPOINT_MAX_MB, mb.to_string()));
+    }
+    if let Some(skip) = changes.checkpoint_skip_git {
+        writes.push((keys::CHECKPOINT_SKIP_GIT, skip.to_string()));
     }
     for (key, value) in writes {
         store.set_setting(key, &value)?;
@@ -250,7 +282,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let changes: SettingsChanges = serde_json::from_value(serde_json::json!({
-            "default_permission_mode": "acceptEdits", "vm_cpus": 2, "idle_minutes": 5, "model": "claude-x"
+            "default_permission_mode": "acceptEdits", "vm_cpus": 2, "idle_minutes": 5, "model": "claude-x",
+            "checkpoint_max_mb": 0, "checkpoint_skip_git": true
         }))
         .unwrap();
         write(&store, changes).unwrap();
@@ -264,7 +297,16 @@ mod tests {
                 vm_memory_mib: 512,
                 vm_cpus: 2,
                 idle_minutes: 5,
+                checkpoint_keep_turns: 50,
+                checkpoint_max_days: 30,
+                checkpoint_max_mb: 0,
+                checkpoint_skip_git: true,
             }
+        );
+        assert_eq!(
+            settings.snapshot_options().max_new_bytes,
+            None,
+            "0 is no cap"
         );
         let bad: SettingsChanges =
             serde_json::from_value(serde_json::json!({"vm_cpus": 3, "vm_memory_mib": 1})).unwrap();

@@ -144,7 +144,12 @@ fn session_events_reach_the_channel_after_the_snapshot() {
         let snapshot = session.attach(channel).await.unwrap();
         assert_eq!(snapshot.record.id, id);
         assert!(snapshot.vm.is_none() && snapshot.pending.is_empty());
-        session.send("hello".into()).unwrap();
+        session
+            .send(
+                "hello".into(),
+                workroom_host::session::SendOptions::default(),
+            )
+            .unwrap();
         // The fake backend starts a VM that no guest answers: the window sees it booting (and the
         // image missing first, since the test has none).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

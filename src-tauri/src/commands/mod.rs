@@ -3,6 +3,7 @@
 
 pub mod sessions;
 pub mod setup;
+pub mod undo;
 
 /// Every command, for `generate_handler!` and `build.rs` (keep the three lists in step).
 #[macro_export]
@@ -24,6 +25,10 @@ macro_rules! app_commands {
             $crate::commands::sessions::transcript,
             $crate::commands::sessions::console_log,
             $crate::commands::sessions::take_launch_folders,
+            $crate::commands::undo::turn_changes,
+            $crate::commands::undo::change_diff,
+            $crate::commands::undo::undo_turn,
+            $crate::commands::undo::redo_turn,
             $crate::commands::setup::provider_status,
             $crate::commands::setup::set_provider,
             $crate::commands::setup::image_status,

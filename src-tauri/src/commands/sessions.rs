@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use tauri::State;
-use workroom_host::session::{NewSession, PermissionAnswer};
+use workroom_host::session::{NewSession, PermissionAnswer, SendOptions};
 use workroom_host::store::{FrameRecord, SessionRecord};
 
 use crate::error::{CommandError, CommandResult};
@@ -90,11 +90,15 @@ pub async fn send_message(
     state: State<'_, AppState>,
     id: String,
     text: String,
+    without_undo: Option<bool>,
 ) -> CommandResult<()> {
     if text.trim().is_empty() {
         return Err(CommandError::invalid("the message is empty"));
     }
-    state.session(&id)?.send(text)
+    let options = SendOptions {
+        without_undo: without_undo.unwrap_or(false),
+    };
+    state.session(&id)?.send(text, options)
 }
 
 /// Interrupts the running turn.

@@ -55,6 +55,8 @@ pub struct StorageInfo {
     pub data_dir: String,
     /// Bytes under it.
     pub used_bytes: u64,
+    /// The part of them taken by undo checkpoints.
+    pub checkpoint_bytes: u64,
 }
 
 /// One thing a session needs, checked (the `workroom doctor` of the first-run screen).
@@ -191,15 +193,18 @@ pub async fn set_settings(
 #[tauri::command]
 pub async fn storage_info(state: State<'_, AppState>) -> CommandResult<StorageInfo> {
     let dir = state.data_dir().to_path_buf();
-    let used_bytes = tauri::async_runtime::spawn_blocking({
+    let host = state.host();
+    let (used_bytes, checkpoint_bytes) = tauri::async_runtime::spawn_blocking({
         let dir = dir.clone();
-        move || disk_use(&dir)
+        // Undo may be unavailable (its store could not be opened): then it takes nothing.
+        move || (disk_use(&dir), host.checkpoint_disk_use().unwrap_or(0))
     })
     .await
     .map_err(|e| CommandError::unknown(format!("measuring the data directory failed: {e}")))?;
     Ok(StorageInfo {
         data_dir: dir.display().to_string(),
         used_bytes,
+        checkpoint_bytes,
     })
 }
 
