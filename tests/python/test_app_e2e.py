@@ -165,7 +165,8 @@ def _script() -> dict[str, Any]:
 # machine: one retry absorbs a lost WebDriver connection; every assertion still has to hold.
 @pytest.mark.flaky(reruns=1)
 def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_path: Path) -> None:
-    """Open a folder, stream an answer, allow a Write, deny a Bash, stop a long tool, restart."""
+    """Open a folder, stream an answer, allow a Write, undo and redo it, deny a Bash, stop a long
+    tool, restart."""
     server = fake_model(_script())
     env = workroom_env(server)
     folder = tmp_path / "Project Folder"
@@ -219,6 +220,37 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     assert AFTER_TOOL in page.text()
     page.shot("write-allowed")
     lap("write allowed")
+
+    # (2b) the turn's changed files, its diff, undo, redo, and a conflict with the person's edit
+    card = page.wait("the changed-files card of turn 1",
+                     lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="changes-card"][data-turn="1"]'))[0]
+    row = page.wait("notes.txt in the changed files",
+                    lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, '[data-testid="change-row"]')
+                               if r.get_attribute("data-path") == "notes.txt"])[0]
+    row.click()
+    page.wait("the diff of notes.txt", lambda d: "NEW-CONTENT" in card.text and "ORIGINAL-CONTENT" in card.text)
+    page.shot("changes-diff")
+    card.find_element(By.CSS_SELECTOR, '[data-testid="undo-turn"]').click()
+    page.wait("the turn to show as undone", lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="turn-undone"]'))
+    assert notes.read_text(encoding="utf-8") == OLD_CONTENT, "undo did not put notes.txt back"
+    page.shot("undone")
+    page.wait("the Redo button", lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="redo-turn"]'))[0].click()
+    page.wait("notes.txt to hold the agent's content again",
+              lambda d: notes.read_text(encoding="utf-8") == NEW_CONTENT)
+    page.wait("the Undo button again", lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, '[data-testid="undo-turn"]')
+                                                 if b.is_displayed() and b.is_enabled()])
+    # The person edits the file after the agent: undo asks before touching it.
+    notes.write_text("USER-EDIT: the person's own change\n", encoding="utf-8")
+    page.all('[data-testid="undo-turn"]')[0].click()
+    dialog = page.wait("the conflict dialog", lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="undo-conflicts"]'))[0]
+    assert "notes.txt" in dialog.text, dialog.text
+    assert notes.read_text(encoding="utf-8").startswith("USER-EDIT"), "undo overwrote the person's edit before asking"
+    page.shot("undo-conflict")
+    dialog.find_element(By.CSS_SELECTOR, '[data-testid="conflict-keep"]').click()
+    page.wait("the conflict dialog to close",
+              lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="undo-conflicts"]'))
+    assert notes.read_text(encoding="utf-8").startswith("USER-EDIT"), "Keep my changes did not keep them"
+    lap("changes, undo, redo, conflict")
 
     # (3) Deny a Bash command: it must not run
     page.send("Please touch a file")

@@ -497,7 +497,7 @@ impl Runtime {
             TurnCheckpoint::Taken(_) | TurnCheckpoint::Without => return json!({}),
         }
         if self.in_flight.front().is_some_and(|t| t.without_undo) {
-            self.turn_without_undo("the person chose to go on without undo");
+            self.turn_without_undo("you chose to send it without undo");
             return json!({});
         }
         let Ok(checkpoints) = self.host.checkpoints.clone() else {

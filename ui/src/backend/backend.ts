@@ -11,14 +11,18 @@ import type {
   ImageProgress,
   ImageStatus,
   NewSessionOptions,
+  OnConflict,
   PermissionAnswer,
   PermissionMode,
   ProviderSetup,
   ProviderStatus,
+  SendOptions,
   SessionEvent,
   SessionRecord,
   SessionSnapshot,
   StorageInfo,
+  TurnChanges,
+  UndoResult,
 } from './types';
 
 /**
@@ -32,6 +36,10 @@ export type ErrorCode =
   | 'keychain'
   | 'disk_full'
   | 'unsupported'
+  /** No such turn, or no undo to redo. */
+  | 'nothing_to_undo'
+  /** Undo or redo while the session's agent is working. */
+  | 'busy'
   | 'unknown';
 
 export interface BackendError {
@@ -61,8 +69,12 @@ export interface Backend {
    * strictly after the snapshot: nothing is lost or delivered twice in between.
    */
   openSession(id: string, onEvent: (event: SessionEvent) => void): Promise<SessionSubscription>;
-  /** Sends a message; boots the VM if it is not running. Sent while the agent works, it queues. */
-  send(id: string, text: string): Promise<void>;
+  /**
+   * Sends a message; boots the VM if it is not running. Sent while the agent works, it queues.
+   * When its undo checkpoint would be over the size cap, the session emits `undo_over_cap` instead
+   * and the message is not sent; `withoutUndo` sends it anyway, without a checkpoint.
+   */
+  send(id: string, text: string, options?: SendOptions): Promise<void>;
   /** Interrupts the running turn. */
   interrupt(id: string): Promise<void>;
   /** Answers a permission question. */
@@ -80,6 +92,19 @@ export interface Backend {
   transcript(id: string): Promise<FrameRecord[]>;
   /** The end of the guest's console log, for "show console log". */
   consoleLog(id: string): Promise<string>;
+
+  // ── Undo ──────────────────────────────────────────────────────────────────
+  /** What each turn that changed files changed, oldest first. */
+  turnChanges(id: string): Promise<TurnChanges[]>;
+  /** A unified diff of one change of a turn; `null` for binary, large or non-file changes. */
+  changeDiff(id: string, turn: number, folder: string, path: string): Promise<string | null>;
+  /**
+   * Puts the folders back as they were before `turn` (`null`: the last), undoing every later turn
+   * too. With `ask`, paths the person changed since come back as conflicts and nothing changes.
+   */
+  undoTurn(id: string, turn: number | null, onConflict: OnConflict): Promise<UndoResult>;
+  /** Re-applies the last undo (possible while it is the latest undo, redo or change record). */
+  redoTurn(id: string, onConflict: OnConflict): Promise<UndoResult>;
 
   // ── Folders ───────────────────────────────────────────────────────────────
   /** The native folder picker; `null` when the person cancels. */

@@ -1,8 +1,9 @@
 /**
- * Scripted sessions for `npm run dev` in a browser: a finished conversation, one waiting for a
- * permission answer, one whose VM failed, and an "agent" that answers new messages with streamed
- * text, a tool call that asks permission, and a turn footer. Add `?firstrun` to the URL to walk
- * through the first-run screens.
+ * Scripted sessions for `npm run dev` in a browser: a finished conversation whose turn changed a
+ * file (its changes card can be undone), one waiting for a permission answer, one whose VM failed,
+ * and an "agent" that answers new messages with streamed text, a tool call that asks permission,
+ * the files it changed and a turn footer. Add `?firstrun` to the URL to walk through the first-run
+ * screens, `?overcap` to have every message stopped by the undo size cap.
  */
 import { MockBackend } from './mock';
 import * as f from './mockFrames';
@@ -48,6 +49,7 @@ const TAXES_TRANSCRIPT = stored([
     'The three receipts add up to **1,843.20 EUR**. I updated `summary.md`:\n\n| Month | Amount |\n| --- | ---: |\n| January | 612.40 |\n| February | 530.80 |\n| March | 700.00 |\n\nThe old total (1,730.00) missed the March pharmacy receipt.',
   ))],
   ['out', f.result({ totalCostUsd: 0.0412, inputTokens: 8123, outputTokens: 912, durationMs: 14_200 })],
+  ['host', f.changesRecord([f.folderChanges(TAXES, [f.modified('summary.md'), f.added('receipts/checked', 'dir'), f.added('receipts/checked/mar.csv'), f.metadata('receipts/jan.csv')])])],
   ['host', { type: 'workroom_vm', state: 'stopped', reason: 'stopped after being idle; it starts again with the next message' }],
 ]);
 
@@ -62,6 +64,23 @@ const SITE_TRANSCRIPT = stored([
 const PHOTOS_TRANSCRIPT = stored([
   ['host', { type: 'workroom_unsent', text: 'Rename the photos by the date they were taken', reason: 'the virtual machine did not answer within 60 s' }],
 ]);
+
+const SUMMARY_DIFF = `--- a/summary.md
++++ b/summary.md
+@@ -1,6 +1,6 @@
+ # Receipts 2026
+
+ ## Total
+
+-1,730.00 EUR
++1,843.20 EUR
+`;
+
+/** What removing the build folder changed, as the host records it. */
+function buildRemoved(backend: MockBackend, id: string) {
+  const folder = backend.foldersOf(id)[0] ?? SITE;
+  backend.changeFiles(id, [f.folderChanges(folder, [f.deleted('build', 'dir'), f.deleted('build/app.js'), f.deleted('build/index.html')])]);
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -122,6 +141,7 @@ async function demoTurn(backend: MockBackend, id: string, text: string) {
         : f.toolResult(toolId, 'The user denied this action.', { isError: true }),
     ),
   );
+  if (allowed) buildRemoved(backend, id);
   await sleep(300);
   const second = `${messageId}-2`;
   backend.emit(id, f.frame(f.messageStart(second)));
@@ -141,6 +161,7 @@ function storedSiteTurn(backend: MockBackend): Promise<void> {
         const allowed = answer.kind !== 'deny' && answer.kind !== 'deny_with_message';
         backend.emit('site', f.frame(allowed ? f.toolResult('t1', '', { structured: { stdout: '', stderr: '' } }) : f.toolResult('t1', 'The user denied this action.', { isError: true })));
         backend.emit('site', f.frame(f.assistant('m9', f.textBlock(allowed ? 'The build folder is gone.' : 'OK, I will leave it.'))));
+        if (allowed) buildRemoved(backend, 'site');
         backend.emit('site', f.frame(f.result({ totalCostUsd: 0.004 })));
         running.delete('site');
         done();
@@ -161,7 +182,13 @@ export function demoBackend(): MockBackend {
     consoleLog: '[    0.000000] Linux version 6.12.0 (workroom)\n[    1.204511] virtio_vsock: probe failed\n[   60.000000] workroom-agent: giving up waiting for the host',
   });
   backend.nextPickedFolder = `${HOME}/Documents/Letters`;
-  if (new URLSearchParams(location.search).has('firstrun')) {
+  backend.setDiff(1, TAXES, 'summary.md', SUMMARY_DIFF);
+  backend.setDiff(1, TAXES, 'receipts/checked/mar.csv', '--- /dev/null\n+++ b/receipts/checked/mar.csv\n@@ -0,0 +1,2 @@\n+date,shop,amount\n+2026-03-14,Pharmacy,112.40\n');
+  const params = new URLSearchParams(location.search);
+  if (params.has('overcap')) {
+    backend.overCap = { cap_bytes: 1024 ** 3, folders: [{ folder: `${HOME}/Videos`, bytes: 9 * 1024 ** 3 }] };
+  }
+  if (params.has('firstrun')) {
     backend.provider = { kind: 'anthropic', base_url: null, key_source: null, configured: false };
     backend.image = { state: 'missing', arch: 'x86_64' };
   }

@@ -7,6 +7,8 @@ const KNOWN_CODES: readonly ErrorCode[] = [
   'keychain',
   'disk_full',
   'unsupported',
+  'nothing_to_undo',
+  'busy',
   'unknown',
 ];
 

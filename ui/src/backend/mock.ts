@@ -3,25 +3,36 @@
  * where the page can tell: it stores what a session emits the way the host does (no stream deltas;
  * prompts pending in memory, not in the transcript), so reopening a session shows what a reload
  * would. Tests drive it with `emit`, read `calls`, and make a method fail with `failNext`.
+ *
+ * Undo works on records only (no files): `changeFiles` records a turn's changes as the host does,
+ * `undoTurn`/`redoTurn` append `workroom_undo`/`workroom_redo`, `conflicts` makes them report
+ * conflicts, and `overCap` makes `send` emit `undo_over_cap`.
  */
 import type { Backend, BackendError, SessionSubscription, Unsubscribe } from './backend';
 import { backendError } from './errors';
-import { userMessage } from './mockFrames';
+import { changesRecord, noUndoRecord, userMessage } from './mockFrames';
 import type {
   AppSettings,
+  FolderChanges,
+  FolderConflicts,
+  FolderEstimate,
   FrameRecord,
   ImageProgress,
   ImageStatus,
   NewSessionOptions,
+  OnConflict,
   PermissionAnswer,
   PermissionMode,
   PermissionPrompt,
   ProviderSetup,
   ProviderStatus,
+  SendOptions,
   SessionEvent,
   SessionRecord,
   SessionSnapshot,
   StorageInfo,
+  TurnChanges,
+  UndoResult,
   VmState,
 } from './types';
 
@@ -32,6 +43,21 @@ interface MockSession {
   vm: VmState | null;
   listeners: Set<(event: SessionEvent) => void>;
   consoleLog: string;
+  /** The running turn was sent without undo. */
+  withoutUndo: boolean;
+  /** The running turn's `workroom_changes`: shown at once, stored after its `result` (as the host does). */
+  changesDue: Record<string, unknown> | null;
+}
+
+/** The undo-related records, in order, that decide what redo may do. */
+const UNDO_RECORDS = ['workroom_changes', 'workroom_undo', 'workroom_redo'];
+
+/** Every turn's changes, numbered as the host numbers them: 1, 2, ... in transcript order. */
+function turnChangesOf(transcript: FrameRecord[]): TurnChanges[] {
+  return transcript
+    .map((record) => record.body as Record<string, unknown>)
+    .filter((body) => body.type === 'workroom_changes')
+    .map((body, index) => ({ turn: index + 1, folders: body.folders as FolderChanges[] }));
 }
 
 export interface RecordedCall {
@@ -78,8 +104,25 @@ export class MockBackend implements Backend {
   script: MockScript = {};
   provider: ProviderStatus = { kind: 'anthropic', base_url: null, key_source: 'keychain', configured: true };
   image: ImageStatus = { state: 'ready', arch: 'x86_64' };
-  settings: AppSettings = { model: null, default_permission_mode: 'default', vm_memory_mib: 512, vm_cpus: 2, idle_minutes: 10 };
-  storage: StorageInfo = { data_dir: '/home/ann/.local/share/workroom', used_bytes: 734_003_200 };
+  settings: AppSettings = {
+    model: null,
+    default_permission_mode: 'default',
+    vm_memory_mib: 512,
+    vm_cpus: 2,
+    idle_minutes: 10,
+    checkpoint_keep_turns: 50,
+    checkpoint_max_days: 30,
+    checkpoint_max_mb: 1024,
+    checkpoint_skip_git: false,
+  };
+  storage: StorageInfo = { data_dir: '/home/ann/.local/share/workroom', used_bytes: 734_003_200, checkpoint_bytes: 157_286_400 };
+  /** While set, a message sent without `withoutUndo` is not sent: the session emits `undo_over_cap`. */
+  overCap: { cap_bytes: number; folders: FolderEstimate[] } | null = null;
+  /**
+   * Paths the person changed after the agent: undo and redo with `ask` report them and change
+   * nothing; `keep` or `overwrite` go ahead (keeping or overwriting them) and clear them.
+   */
+  conflicts: FolderConflicts[] = [];
   launchFolders: string[] = [];
   /** What the folder picker returns next (`null`: the person cancels). */
   nextPickedFolder: string | null = null;
@@ -87,6 +130,8 @@ export class MockBackend implements Backend {
   private readonly sessions = new Map<string, MockSession>();
   private readonly folderHandlers = new Set<(paths: string[]) => void>();
   private readonly failures = new Map<keyof Backend, BackendError>();
+  /** `changeDiff` answers, by turn, folder and path; absent ones are `null` (no preview). */
+  private readonly diffs = new Map<string, string | null>();
   private nextId = 1;
   private seq = 1;
 
@@ -96,7 +141,16 @@ export class MockBackend implements Backend {
   addSession(folders: string[], fields: Partial<SessionRecord> = {}, transcript: FrameRecord[] = []): SessionRecord {
     const id = fields.id ?? `session-${this.nextId++}`;
     const record = sessionRecord(id, folders, { ...fields, id });
-    this.sessions.set(id, { record, transcript: [...transcript], pending: [], vm: null, listeners: new Set(), consoleLog: '' });
+    this.sessions.set(id, {
+      record,
+      transcript: [...transcript],
+      pending: [],
+      vm: null,
+      listeners: new Set(),
+      consoleLog: '',
+      withoutUndo: false,
+      changesDue: null,
+    });
     return record;
   }
 
@@ -114,11 +168,16 @@ export class MockBackend implements Backend {
     switch (event.type) {
       case 'vm':
         session.vm = (({ type: _type, ...vm }) => vm)(event) as VmState;
-        if (event.state === 'failed' || event.state === 'stopped') session.pending = [];
+        if (event.state === 'failed' || event.state === 'stopped') {
+          session.pending = [];
+          // What a turn changed before its VM died can still be undone.
+          this.storeChangesDue(session);
+        }
         break;
       case 'frame': {
         const body = event.frame as Record<string, unknown>;
         if (body.type !== 'stream_event') this.store(session, 'out', body);
+        if (body.type === 'result') this.storeChangesDue(session);
         break;
       }
       case 'permission': {
@@ -132,7 +191,30 @@ export class MockBackend implements Backend {
       default:
         break;
     }
-    for (const listener of [...session.listeners]) listener(event);
+    this.deliver(session, event);
+  }
+
+  /**
+   * The running turn changed files (call it before the turn's `result`). As the host does, the
+   * `workroom_changes` record goes out live at once and into the transcript after the `result`; a
+   * turn sent without undo records `workroom_no_undo` instead.
+   */
+  changeFiles(id: string, folders: FolderChanges[]): void {
+    const session = this.session(id);
+    if (session.withoutUndo) {
+      const body = noUndoRecord('the person chose to go on without undo');
+      this.store(session, 'host', body);
+      this.deliver(session, { type: 'frame', frame: body });
+      return;
+    }
+    const body = changesRecord(folders);
+    session.changesDue = body;
+    this.deliver(session, { type: 'frame', frame: body });
+  }
+
+  /** What `changeDiff` answers for a change (`null`: no preview). */
+  setDiff(turn: number, folder: string, path: string, diff: string | null): void {
+    this.diffs.set(diffKey(turn, folder, path), diff);
   }
 
   /** Stores a host-side record (`workroom_*`), as the host does. */
@@ -155,6 +237,10 @@ export class MockBackend implements Backend {
 
   vmOf(id: string): VmState | null {
     return this.session(id).vm;
+  }
+
+  foldersOf(id: string): string[] {
+    return [...this.session(id).record.folders];
   }
 
   transcriptOf(id: string): FrameRecord[] {
@@ -194,9 +280,16 @@ export class MockBackend implements Backend {
     return { snapshot, unsubscribe: () => session.listeners.delete(onEvent) };
   }
 
-  async send(id: string, text: string): Promise<void> {
-    this.enter('send', [id, text]);
+  async send(id: string, text: string, options?: SendOptions): Promise<void> {
+    this.enter('send', options ? [id, text, options] : [id, text]);
     const session = this.session(id);
+    const withoutUndo = options?.withoutUndo === true;
+    if (this.overCap && !withoutUndo) {
+      // The host checks the checkpoint's size before it takes the message; nothing is stored.
+      this.emit(id, { type: 'undo_over_cap', text, ...this.overCap });
+      return;
+    }
+    session.withoutUndo = withoutUndo;
     this.store(session, 'in', userMessage(text));
     this.script.onSend?.(this, id, text);
   }
@@ -260,6 +353,41 @@ export class MockBackend implements Backend {
   async consoleLog(id: string): Promise<string> {
     this.enter('consoleLog', [id]);
     return this.session(id).consoleLog;
+  }
+
+  async turnChanges(id: string): Promise<TurnChanges[]> {
+    this.enter('turnChanges', [id]);
+    return turnChangesOf(this.session(id).transcript);
+  }
+
+  async changeDiff(id: string, turn: number, folder: string, path: string): Promise<string | null> {
+    this.enter('changeDiff', [id, turn, folder, path]);
+    const changes = turnChangesOf(this.session(id).transcript).find((t) => t.turn === turn);
+    if (!changes) throw backendError('nothing_to_undo', `Turn ${turn} changed no files.`);
+    return this.diffs.get(diffKey(turn, folder, path)) ?? null;
+  }
+
+  async undoTurn(id: string, turn: number | null, onConflict: OnConflict): Promise<UndoResult> {
+    this.enter('undoTurn', [id, turn, onConflict]);
+    const session = this.session(id);
+    const turns = turnChangesOf(session.transcript);
+    const chosen = turn === null ? turns[turns.length - 1] : turns.find((t) => t.turn === turn);
+    if (!chosen) {
+      throw backendError('nothing_to_undo', turn === null ? 'No turn of this session changed files.' : `Turn ${turn} changed no files.`);
+    }
+    return this.restore(session, 'workroom_undo', chosen, onConflict);
+  }
+
+  async redoTurn(id: string, onConflict: OnConflict): Promise<UndoResult> {
+    this.enter('redoTurn', [id, onConflict]);
+    const session = this.session(id);
+    const last = [...session.transcript]
+      .reverse()
+      .map((record) => record.body as Record<string, unknown>)
+      .find((body) => UNDO_RECORDS.includes(body.type as string));
+    const turn = turnChangesOf(session.transcript).find((t) => last?.type === 'workroom_undo' && t.turn === last.turn);
+    if (!turn) throw backendError('nothing_to_undo', 'There is no undo to redo.');
+    return this.restore(session, 'workroom_redo', turn, onConflict);
   }
 
   async pickFolder(): Promise<string | null> {
@@ -353,8 +481,44 @@ export class MockBackend implements Backend {
     return session;
   }
 
+  private deliver(session: MockSession, event: SessionEvent): void {
+    for (const listener of [...session.listeners]) listener(event);
+  }
+
+  private storeChangesDue(session: MockSession): void {
+    if (session.changesDue) this.store(session, 'host', session.changesDue);
+    session.changesDue = null;
+    session.withoutUndo = false;
+  }
+
+  /** Undo or redo of `turn`: conflicts when asked and there are some, else the record the host appends. */
+  private restore(session: MockSession, kind: 'workroom_undo' | 'workroom_redo', turn: TurnChanges, onConflict: OnConflict): UndoResult {
+    if (onConflict === 'ask' && this.conflicts.length > 0) {
+      return { state: 'conflicts', folders: structuredClone(this.conflicts) };
+    }
+    const keptIn = (folder: string) =>
+      onConflict === 'keep' ? (this.conflicts.find((c) => c.folder === folder)?.conflicts.map((c) => c.path) ?? []) : [];
+    const folders = turn.folders.map(({ folder, changes }) => ({
+      folder,
+      restored: Math.max(0, changes.length - keptIn(folder).length),
+      kept: keptIn(folder),
+    }));
+    this.conflicts = [];
+    const point = this.seq;
+    this.store(session, 'host', {
+      type: kind,
+      turn: turn.turn,
+      folders: turn.folders.map(({ folder }) => ({ folder, redo_point: `redo-${point}`, after: `restored-${point}` })),
+    });
+    return { state: 'applied', turn: turn.turn, folders };
+  }
+
   private store(session: MockSession, direction: FrameRecord['direction'], body: Record<string, unknown>): void {
     session.transcript.push({ seq: this.seq++, direction, body, at_ms: Date.now() });
     session.record.updated_at = Math.floor(Date.now() / 1000);
   }
+}
+
+function diffKey(turn: number, folder: string, path: string): string {
+  return `${turn}\n${folder}\n${path}`;
 }

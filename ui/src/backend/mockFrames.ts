@@ -3,7 +3,7 @@
  * protocol doc (§3) and the host's serde output. The mock backend's scripted sessions and the unit
  * tests both use them, so they exercise what the app will really receive.
  */
-import type { PermissionPrompt, SessionEvent } from './types';
+import type { Change, Entry, EntryKind, FolderChanges, PermissionPrompt, SessionEvent } from './types';
 
 export type Frame = Record<string, unknown>;
 
@@ -156,3 +156,37 @@ export function editPrompt(requestId: string, toolUseId: string, file: string, o
 }
 
 export const permissionEvent = (prompt: PermissionPrompt): SessionEvent => ({ type: 'permission', ...prompt });
+
+// ── Undo records (`workroom_changes`, `workroom_undo`, `workroom_redo`, `workroom_no_undo`) ──
+
+/** A checkpoint entry; files get a size and a made-up hash. */
+export function entry(path: string, kind: EntryKind = 'file', fields: Partial<Entry> = {}): Entry {
+  const file = kind === 'file';
+  return { p: path, k: kind, m: kind === 'dir' ? 0o755 : 0o644, t: 1_767_225_600_000_000_000, s: file ? 120 : 0, h: file ? `sha-${path}` : null, ...fields };
+}
+
+export const added = (path: string, kind: EntryKind = 'file'): Change => ({ type: 'added', after: entry(path, kind) });
+export const deleted = (path: string, kind: EntryKind = 'file'): Change => ({ type: 'deleted', before: entry(path, kind) });
+export const modified = (path: string): Change => ({ type: 'modified', before: entry(path), after: entry(path, 'file', { s: 140, h: `sha-${path}-2` }) });
+export const metadata = (path: string): Change => ({ type: 'metadata', before: entry(path), after: entry(path, 'file', { m: 0o755 }) });
+export const renamed = (from: string, to: string): Change => ({ type: 'renamed', before: entry(from), after: entry(to) });
+
+let checkpointIds = 0;
+
+/** One folder's changes in a turn, between two fresh checkpoint ids. */
+export function folderChanges(folder: string, changes: Change[]): FolderChanges {
+  checkpointIds += 2;
+  return { folder, before: `cp-${checkpointIds - 1}`, after: `cp-${checkpointIds}`, changes };
+}
+
+export const changesRecord = (folders: FolderChanges[]): Frame => ({ type: 'workroom_changes', folders });
+
+export function undoRecord(turn: number, folders: string[]): Frame {
+  return { type: 'workroom_undo', turn, folders: folders.map((folder) => ({ folder, redo_point: `redo-${turn}`, after: `undone-${turn}` })) };
+}
+
+export function redoRecord(turn: number, folders: string[]): Frame {
+  return { type: 'workroom_redo', turn, folders: folders.map((folder) => ({ folder, redo_point: `redo-${turn}`, after: `redone-${turn}` })) };
+}
+
+export const noUndoRecord = (reason: string): Frame => ({ type: 'workroom_no_undo', reason });

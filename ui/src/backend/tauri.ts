@@ -24,14 +24,18 @@ import type {
   ImageProgress,
   ImageStatus,
   NewSessionOptions,
+  OnConflict,
   PermissionAnswer,
   PermissionMode,
   ProviderSetup,
   ProviderStatus,
+  SendOptions,
   SessionEvent,
   SessionRecord,
   SessionSnapshot,
   StorageInfo,
+  TurnChanges,
+  UndoResult,
 } from './types';
 
 /** App-wide event carrying folders a second launch of the app was given (payload: `string[]`). */
@@ -78,8 +82,8 @@ export class TauriBackend implements Backend {
     };
   }
 
-  send(id: string, text: string): Promise<void> {
-    return call('send_message', { id, text });
+  send(id: string, text: string, options: SendOptions = {}): Promise<void> {
+    return call('send_message', { id, text, withoutUndo: options.withoutUndo ?? false });
   }
 
   interrupt(id: string): Promise<void> {
@@ -116,6 +120,22 @@ export class TauriBackend implements Backend {
 
   consoleLog(id: string): Promise<string> {
     return call('console_log', { id });
+  }
+
+  turnChanges(id: string): Promise<TurnChanges[]> {
+    return call('turn_changes', { id });
+  }
+
+  changeDiff(id: string, turn: number, folder: string, path: string): Promise<string | null> {
+    return call('change_diff', { id, turn, folder, path });
+  }
+
+  undoTurn(id: string, turn: number | null, onConflict: OnConflict): Promise<UndoResult> {
+    return call('undo_turn', { id, turn, onConflict });
+  }
+
+  redoTurn(id: string, onConflict: OnConflict): Promise<UndoResult> {
+    return call('redo_turn', { id, onConflict });
   }
 
   async pickFolder(): Promise<string | null> {

@@ -77,6 +77,8 @@ export type SessionEvent =
   | ({ type: 'permission' } & PermissionPrompt)
   | { type: 'permission_withdrawn'; request_id: string }
   | { type: 'auto_allowed'; request_id: string; reason: string; summary: string }
+  /** The message was not sent: its undo checkpoint would copy more than the cap (see `ui/BACKEND.md`, "Undo"). */
+  | { type: 'undo_over_cap'; text: string; cap_bytes: number; folders: FolderEstimate[] }
   | { type: 'error'; message: string }
   | { type: 'closed' };
 
@@ -128,12 +130,22 @@ export interface AppSettings {
   vm_cpus: number;
   /** Minutes of quiet before a VM is stopped. */
   idle_minutes: number;
+  /** Turns per session kept for undo. */
+  checkpoint_keep_turns: number;
+  /** Days kept for undo. */
+  checkpoint_max_days: number;
+  /** Most MiB one checkpoint may copy before the person is asked; 0: no cap. */
+  checkpoint_max_mb: number;
+  /** Leave `.git` directories out of checkpoints. */
+  checkpoint_skip_git: boolean;
 }
 
 /** The data directory and how much disk it takes. */
 export interface StorageInfo {
   data_dir: string;
   used_bytes: number;
+  /** The part of `used_bytes` taken by undo checkpoints. */
+  checkpoint_bytes: number;
 }
 
 /** Whether the guest image is there. */
@@ -148,4 +160,95 @@ export interface ImageProgress {
   step: string;
   /** 0..1, or `null` when the step's length is unknown. */
   fraction: number | null;
+}
+
+// ── Undo (`session::undo`, `checkpoint`) ────────────────────────────────────
+
+/** How `send` sends a message. */
+export interface SendOptions {
+  /** Run the turn without a checkpoint (after `undo_over_cap`): it cannot be undone. */
+  withoutUndo?: boolean;
+}
+
+export type EntryKind = 'file' | 'dir' | 'symlink';
+
+/** A file, directory or symlink in a checkpoint (`checkpoint::Entry`, short keys as on disk). */
+export interface Entry {
+  /** Path relative to the folder, `/`-separated. */
+  p: string;
+  k: EntryKind;
+  /** Mode bits. */
+  m: number;
+  /** Modification time (ns). */
+  t: number;
+  /** Size in bytes (files). */
+  s: number;
+  /** SHA-256 hex (files). */
+  h?: string | null;
+  /** Link target (symlinks). */
+  l?: string | null;
+}
+
+/** One change between the checkpoints around a turn (`checkpoint::Change`, tagged by `type`). */
+export type Change =
+  | { type: 'added'; after: Entry }
+  | { type: 'deleted'; before: Entry }
+  | { type: 'modified'; before: Entry; after: Entry }
+  /** Same content: only the mode or the modification time changed. */
+  | { type: 'metadata'; before: Entry; after: Entry }
+  | { type: 'renamed'; before: Entry; after: Entry };
+
+export type ChangeType = Change['type'];
+
+/** One shared folder's checkpoints around a turn and what changed in between. */
+export interface FolderChanges {
+  /** The folder on the host. */
+  folder: string;
+  /** Checkpoint ids before and after the turn. */
+  before: string;
+  after: string;
+  changes: Change[];
+}
+
+/** What a turn changed; turns are numbered 1, 2, ... among those with a `workroom_changes` record. */
+export interface TurnChanges {
+  turn: number;
+  folders: FolderChanges[];
+}
+
+/** What undo or redo does with paths the person changed after the agent: ask, keep theirs, or overwrite them. */
+export type OnConflict = 'ask' | 'keep' | 'overwrite';
+
+/** A path the person changed since: what the agent left, what is there now, what undo would put there. */
+export interface Conflict {
+  path: string;
+  expected: Entry | null;
+  found: Entry | null;
+  wanted: Entry | null;
+}
+
+export interface FolderConflicts {
+  folder: string;
+  conflicts: Conflict[];
+}
+
+export interface FolderRestored {
+  folder: string;
+  /** Entries put back. */
+  restored: number;
+  /** Paths left as the person had them (`keep`). */
+  kept: string[];
+}
+
+/** What `undo_turn` and `redo_turn` did (tagged by `state`). */
+export type UndoResult =
+  /** Nothing changed: ask, then call again with `keep` or `overwrite`. */
+  | { state: 'conflicts'; folders: FolderConflicts[] }
+  /** Done; `turn` is the turn undone (or redone). */
+  | { state: 'applied'; turn: number; folders: FolderRestored[] };
+
+/** A folder whose checkpoint would copy more than the cap, and how much. */
+export interface FolderEstimate {
+  folder: string;
+  bytes: number;
 }

@@ -39,6 +39,9 @@ export function ChatItemView({ item, awaitingAnswer = false }: { item: ChatItem;
       return <ToolCard tool={item} awaitingAnswer={awaitingAnswer} />;
     case 'turn_end':
       return <TurnFooter summary={item.summary} />;
+    case 'changes':
+      // Drawn by `ChatView` as a `ChangesCard`, which needs the session's undo actions.
+      return null;
     case 'notice':
       return (
         <p class={`notice notice-${item.tone}`} role={item.tone === 'error' ? 'alert' : undefined}>

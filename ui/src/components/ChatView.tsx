@@ -1,14 +1,17 @@
-import { useLayoutEffect, useRef } from 'preact/hooks';
+import { useCallback, useLayoutEffect, useRef, useState } from 'preact/hooks';
 
 import type { PermissionMode } from '../backend/types';
 import type { SessionController } from '../model/controller';
 import { baseName } from '../model/format';
+import { laterChangedTurns } from '../model/undo';
 import { isBusy, type SessionView } from '../model/view';
+import { PureChangesCard } from './ChangesCard';
 import { PureChatItem, UserMessage } from './ChatItemView';
 import { Composer } from './Composer';
 import { useBackend, useSessionView } from './context';
 import { PermissionCard } from './PermissionCard';
 import { TodoPanel } from './TodoPanel';
+import { ConflictDialog, OverCapDialog, useUndo } from './Undo';
 import { VmStatus } from './VmStatus';
 
 export const MODE_LABELS: Record<PermissionMode, string> = {
@@ -54,6 +57,12 @@ export function ChatView({ controller }: { controller: SessionController }) {
   const busy = isBusy(view);
   const awaitingAnswer = new Set(view.pending.map((prompt) => prompt.tool_use_id));
   const mode = (view.permissionMode ?? record?.permission_mode ?? 'default') as PermissionMode;
+  const undo = useUndo(controller);
+  const later = laterChangedTurns(view);
+  const loadDiff = useCallback((turn: number, folder: string, path: string) => controller.changeDiff(turn, folder, path), [controller]);
+  const heldBack = view.overCap[0];
+  /** A message handed back to the composer (the person cancelled sending it without undo). */
+  const [refill, setRefill] = useState<{ text: string } | null>(null);
 
   const addFolder = async () => {
     const folder = await backend.pickFolder().catch(() => null);
@@ -103,9 +112,25 @@ export function ChatView({ controller }: { controller: SessionController }) {
           {view.items.length === 0 && view.queued.length === 0 && (
             <p class="empty-chat muted">Tell the agent what to do with your folder. It asks before changing anything.</p>
           )}
-          {view.items.map((item) => (
-            <PureChatItem key={item.key} item={item} awaitingAnswer={item.kind === 'tool' && awaitingAnswer.has(item.toolUseId)} />
-          ))}
+          {view.items.map((item) =>
+            item.kind === 'changes' ? (
+              <PureChangesCard
+                key={item.key}
+                item={item}
+                busy={busy}
+                pending={undo.working !== null}
+                working={undo.working === item.turn}
+                redoable={item.undone && view.undo.redo?.turn === item.turn}
+                laterTurns={later.get(item.turn) ?? 0}
+                note={undo.notes[item.turn] ?? null}
+                onUndo={undo.undo}
+                onRedo={undo.redo}
+                loadDiff={loadDiff}
+              />
+            ) : (
+              <PureChatItem key={item.key} item={item} awaitingAnswer={item.kind === 'tool' && awaitingAnswer.has(item.toolUseId)} />
+            ),
+          )}
           {busy && view.pending.length === 0 && view.vm?.state !== 'booting' && (
             <p class="working muted" role="status">
               <span class="spinner" aria-hidden="true" /> {view.stopping ? 'Stopping…' : 'Working…'}
@@ -129,7 +154,24 @@ export function ChatView({ controller }: { controller: SessionController }) {
         )}
       </div>
       <TodoPanel todos={view.todos} />
-      <Composer busy={busy} stopping={view.stopping} onSend={(text) => void controller.send(text)} onStop={() => void controller.interrupt()} />
+      <Composer
+        busy={busy}
+        stopping={view.stopping}
+        refill={refill}
+        onSend={(text) => void controller.send(text)}
+        onStop={() => void controller.interrupt()}
+      />
+      {undo.asking && <ConflictDialog asking={undo.asking} onResolve={undo.resolve} onCancel={undo.cancel} />}
+      {heldBack && !undo.asking && (
+        <OverCapDialog
+          held={heldBack}
+          onSend={() => void controller.sendWithoutUndo()}
+          onCancel={() => {
+            const text = controller.keepBackOverCap();
+            if (text !== null) setRefill({ text });
+          }}
+        />
+      )}
     </section>
   );
 }

@@ -1,8 +1,10 @@
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 interface Props {
   busy: boolean;
   stopping: boolean;
+  /** A message handed back to be edited or sent again (a new object each time). */
+  refill?: { text: string } | null;
   onSend: (text: string) => void;
   onStop: () => void;
 }
@@ -10,9 +12,16 @@ interface Props {
 const MAX_ROWS = 10;
 
 /** Where the person writes. Enter sends, Shift+Enter starts a new line; Stop interrupts the turn. */
-export function Composer({ busy, stopping, onSend, onStop }: Props) {
+export function Composer({ busy, stopping, refill = null, onSend, onStop }: Props) {
   const [text, setText] = useState('');
   const box = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => {
+    if (!refill) return;
+    // Whatever was typed since stays, after the message that comes back.
+    setText((current) => (current.trim() === '' ? refill.text : `${refill.text}\n\n${current}`));
+    box.current?.focus();
+  }, [refill]);
 
   const send = () => {
     const message = text.trim();

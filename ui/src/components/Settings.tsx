@@ -30,7 +30,7 @@ function NumberField(props: { label: string; value: number; min: number; max: nu
   );
 }
 
-/** Provider, model, default permission mode, VM size, and where the data lives. */
+/** Provider, model, default permission mode, VM size, undo, and where the data lives. */
 export function Settings({ onClose }: { onClose: () => void }) {
   const backend = useBackend();
   const dialog = useRef<HTMLDivElement>(null);
@@ -145,11 +145,48 @@ export function Settings({ onClose }: { onClose: () => void }) {
                 hint="It starts again with the next message."
               />
             </section>
+            <section aria-labelledby="settings-undo">
+              <h2 id="settings-undo">Undo</h2>
+              <NumberField
+                label="Turns kept for undo, per session"
+                value={settings.checkpoint_keep_turns}
+                min={1}
+                max={10000}
+                step={1}
+                onChange={(v) => change('checkpoint_keep_turns', v)}
+              />
+              <NumberField
+                label="Days kept for undo"
+                value={settings.checkpoint_max_days}
+                min={1}
+                max={3650}
+                step={1}
+                onChange={(v) => change('checkpoint_max_days', v)}
+              />
+              <NumberField
+                label="Largest checkpoint (MB)"
+                value={settings.checkpoint_max_mb}
+                min={0}
+                max={1048576}
+                step={64}
+                onChange={(v) => change('checkpoint_max_mb', v)}
+                hint="Before a turn that would copy more, Workroom asks whether to go on without undo. 0: no limit."
+              />
+              <label class="check">
+                <input
+                  type="checkbox"
+                  checked={settings.checkpoint_skip_git}
+                  onChange={(event) => change('checkpoint_skip_git', (event.target as HTMLInputElement).checked)}
+                />
+                Leave .git folders out of checkpoints
+              </label>
+            </section>
             <section aria-labelledby="settings-data">
               <h2 id="settings-data">Data</h2>
               {storage ? (
                 <p>
-                  <code>{storage.data_dir}</code> uses {bytes(storage.used_bytes)}.
+                  <code>{storage.data_dir}</code> uses {bytes(storage.used_bytes)}
+                  {storage.checkpoint_bytes > 0 ? `, of which undo checkpoints take ${bytes(storage.checkpoint_bytes)}` : ''}.
                 </p>
               ) : (
                 <p class="muted">Measuring…</p>

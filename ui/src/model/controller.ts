@@ -5,11 +5,14 @@
 import type { Backend, SessionSubscription } from '../backend/backend';
 import { toBackendError } from '../backend/errors';
 import type {
+  OnConflict,
   PermissionAnswer,
   PermissionMode,
   PermissionPrompt,
+  SendOptions,
   SessionEvent,
   SessionRecord,
+  UndoResult,
 } from '../backend/types';
 import { obj, str } from './json';
 import { viewFromSnapshot } from './replay';
@@ -67,10 +70,10 @@ export class SessionController {
     this.subscription = null;
   }
 
-  async send(text: string): Promise<void> {
+  async send(text: string, options?: SendOptions): Promise<void> {
     this.store.dispatch({ type: 'sent', text });
     try {
-      await this.backend.send(this.id, text);
+      await (options ? this.backend.send(this.id, text, options) : this.backend.send(this.id, text));
     } catch (reason) {
       this.store.dispatch({ type: 'send_failed', message: `Not sent: ${toBackendError(reason).message}` });
     }
@@ -108,6 +111,45 @@ export class SessionController {
 
   consoleLog(): Promise<string> {
     return this.backend.consoleLog(this.id);
+  }
+
+  /**
+   * Undoes `turn` and every later turn. Applied, it shows at once (the host has appended the same
+   * record to the transcript); conflicts come back for the person to decide. Rejects with a
+   * `BackendError`.
+   */
+  async undo(turn: number, onConflict: OnConflict): Promise<UndoResult> {
+    const result = await this.backend.undoTurn(this.id, turn, onConflict);
+    if (result.state === 'applied') this.store.dispatch({ type: 'restored', record: 'undo', turn: result.turn });
+    return result;
+  }
+
+  /** Redoes the last undo; like `undo`. */
+  async redo(onConflict: OnConflict): Promise<UndoResult> {
+    const result = await this.backend.redoTurn(this.id, onConflict);
+    if (result.state === 'applied') this.store.dispatch({ type: 'restored', record: 'redo', turn: result.turn });
+    return result;
+  }
+
+  /** A change's text diff; `null` when there is no preview. */
+  changeDiff(turn: number, folder: string, path: string): Promise<string | null> {
+    return this.backend.changeDiff(this.id, turn, folder, path);
+  }
+
+  /** After `undo_over_cap`: sends the held-back message again, this time without undo. */
+  async sendWithoutUndo(): Promise<void> {
+    const [held] = this.store.get().overCap;
+    if (!held) return;
+    this.store.dispatch({ type: 'over_cap_answered' });
+    await this.send(held.text, { withoutUndo: true });
+  }
+
+  /** After `undo_over_cap`: drops the held-back message; returns its text for the composer. */
+  keepBackOverCap(): string | null {
+    const [held] = this.store.get().overCap;
+    if (!held) return null;
+    this.store.dispatch({ type: 'over_cap_answered' });
+    return held.text;
   }
 
   private async attempt(action: () => Promise<void>, what: string): Promise<boolean> {

@@ -82,3 +82,27 @@ export function diffStat(lines: DiffLine[]): { added: number; removed: number } 
     removed: lines.filter((line) => line.kind === 'del').length,
   };
 }
+
+/**
+ * A unified diff as the host writes it (`change_diff`: `---`/`+++` headers, `@@` hunks); `null`
+ * when the text has no hunk to read, so the caller shows it as it is.
+ */
+export function diffFromUnified(text: string): DiffLine[] | null {
+  const lines: DiffLine[] = [];
+  let inHunk = false;
+  for (const line of splitLines(text)) {
+    const hunk = /^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(line);
+    if (hunk) {
+      inHunk = true;
+      lines.push({ kind: 'gap', text: `Line ${hunk[1] ?? '?'}` });
+      continue;
+    }
+    // Headers before the first hunk, and the "\ No newline at end of file" notes.
+    if (!inHunk || line.startsWith('\\')) continue;
+    const mark = line.charAt(0);
+    lines.push({ kind: mark === '+' ? 'add' : mark === '-' ? 'del' : 'ctx', text: line.slice(1) });
+  }
+  // Headers alone (or nothing): the contents are the same.
+  const headersOnly = splitLines(text).every((line) => line.startsWith('--- ') || line.startsWith('+++ '));
+  return inHunk || headersOnly ? lines : null;
+}

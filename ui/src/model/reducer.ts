@@ -10,10 +10,12 @@ import type {
   VmState,
 } from '../backend/types';
 import { applyAgentFrame, resultText } from './agentFrames';
+import { readFolderChanges } from './changes';
 import { seconds } from './format';
 import { appendItem, notice, replaceAt, settleUnfinished, updateTool } from './items';
 import { field, num, obj, str, type JsonObject } from './json';
-import { abandonTurns, dropTurns, messageSent } from './turns';
+import { abandonTurns, dropTurns, messageSent, withdrawMessage } from './turns';
+import { changesRecorded, placeDueChanges, turnsUndone, undoRedone } from './undo';
 import type { SessionView, ToolDecision, ToolItem } from './view';
 
 export type SessionAction =
@@ -33,6 +35,13 @@ export type SessionAction =
   | { type: 'stop_requested' }
   /** The person chose another permission mode. */
   | { type: 'mode_changed'; mode: string }
+  /**
+   * An undo or redo was applied. The command answers with its result (no live frame), so the page
+   * applies the record the host appended to the transcript itself.
+   */
+  | { type: 'restored'; record: 'undo' | 'redo'; turn: number }
+  /** The person decided about the oldest message held back by the undo size cap. */
+  | { type: 'over_cap_answered' }
   /** Something the window tried failed; said in the conversation. */
   | { type: 'failed'; message: string };
 
@@ -64,6 +73,10 @@ export function reduce(view: SessionView, action: SessionAction): SessionView {
       return { ...view, stopping: true };
     case 'mode_changed':
       return { ...view, permissionMode: action.mode };
+    case 'restored':
+      return action.record === 'undo' ? turnsUndone(view, action.turn) : undoRedone(view);
+    case 'over_cap_answered':
+      return { ...view, overCap: view.overCap.slice(1) };
     case 'failed':
       return notice(view, 'error', action.message);
   }
@@ -74,9 +87,10 @@ export function reduce(view: SessionView, action: SessionAction): SessionView {
 function onEvent(view: SessionView, event: SessionEvent, atMs: number): SessionView {
   switch (event.type) {
     case 'vm':
-      return onVm(view, vmState(event));
+      // A turn's changes come before its VM's end when it died mid-turn.
+      return onVm(placeDueChanges(view), vmState(event));
     case 'frame':
-      return applyAgentFrame(view, event.frame, atMs);
+      return onLiveFrame(view, event.frame, atMs);
     case 'permission':
       return { ...view, pending: addPrompt(view.pending, promptOf(event)) };
     case 'permission_withdrawn':
@@ -90,9 +104,35 @@ function onEvent(view: SessionView, event: SessionEvent, atMs: number): SessionV
         return notice(abandonTurns({ ...view, vm: failed }, 'Not delivered: the virtual machine did not start.'), 'error', event.message);
       }
       return notice(view, 'error', event.message);
+    case 'undo_over_cap':
+      return {
+        ...withdrawMessage(view, event.text),
+        overCap: [...view.overCap, { text: event.text, capBytes: event.cap_bytes, folders: event.folders }],
+      };
     case 'closed':
-      return { ...settleUnfinished(view), closed: true, pending: [] };
+      return { ...settleUnfinished(placeDueChanges(view)), closed: true, pending: [] };
   }
+}
+
+/** A live frame: the agent's, or one of the host's undo records (the others come as their own events). */
+function onLiveFrame(view: SessionView, frame: unknown, atMs: number): SessionView {
+  const body = obj(frame);
+  switch (body.type) {
+    case 'workroom_changes':
+      return changesRecorded(view, readFolderChanges(body.folders), true);
+    case 'workroom_no_undo':
+      return noUndo(view, body);
+    case 'result':
+      // The turn's changes arrived just before its result; their card goes after the footer.
+      return placeDueChanges(applyAgentFrame(view, frame, atMs));
+    default:
+      return applyAgentFrame(view, frame, atMs);
+  }
+}
+
+function noUndo(view: SessionView, body: JsonObject): SessionView {
+  const reason = field(body, 'reason').replace(/\.$/, '') || 'no checkpoint was taken';
+  return notice(view, 'quiet', `This turn ran without undo: ${reason}.`);
 }
 
 function vmState(event: Extract<SessionEvent, { type: 'vm' }>): VmState {
@@ -227,6 +267,16 @@ function storedHostRecord(view: SessionView, body: JsonObject): SessionView {
       }
       return onVm(view, { state: 'stopped', reason: field(body, 'reason') || 'no reason given' });
     }
+    case 'workroom_changes':
+      return changesRecorded(view, readFolderChanges(body.folders), false);
+    case 'workroom_undo': {
+      const turn = num(body.turn);
+      return turn === undefined ? view : turnsUndone(view, turn);
+    }
+    case 'workroom_redo':
+      return undoRedone(view);
+    case 'workroom_no_undo':
+      return noUndo(view, body);
     case 'workroom_unsent':
       return appendItem(view, {
         kind: 'user',

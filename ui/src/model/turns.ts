@@ -51,3 +51,20 @@ export function dropTurns(view: SessionView, queuedReason: string): SessionView 
   }
   return { ...next, awaiting: [], queued: [], stopping: false };
 }
+
+/**
+ * The host did not take a message (`undo_over_cap`): it leaves the conversation, where a reload
+ * would not show it either. The newest message with that text goes; if it was the one the agent
+ * was to answer, the next queued message starts its turn.
+ */
+export function withdrawMessage(view: SessionView, text: string): SessionView {
+  const queued = view.queued.map((q) => q.text).lastIndexOf(text);
+  if (queued >= 0) return { ...view, queued: view.queued.filter((_, index) => index !== queued) };
+  const key = [...view.awaiting].reverse().find((k) => view.items.some((item) => item.key === k && item.kind === 'user' && item.text === text));
+  if (key === undefined) return view;
+  const next = { ...view, items: view.items.filter((item) => item.key !== key), awaiting: view.awaiting.filter((k) => k !== key) };
+  const [first, ...rest] = next.queued;
+  if (next.awaiting.length > 0 || !first) return next;
+  const [started, startedKey] = append({ ...next, queued: rest }, { kind: 'user', text: first.text, undelivered: null });
+  return { ...started, awaiting: [startedKey] };
+}

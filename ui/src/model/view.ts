@@ -2,7 +2,7 @@
  * The view model of one session: what the chat shows, derived only from the session's events (live)
  * or its stored transcript (after a reload), so both give the same picture.
  */
-import type { PermissionPrompt, VmState } from '../backend/types';
+import type { FolderChanges, FolderEstimate, PermissionPrompt, VmState } from '../backend/types';
 
 /** Where a tool call stands. */
 export type ToolStatus =
@@ -80,6 +80,16 @@ export type ChatItem =
     }
   | { kind: 'turn_end'; key: string; summary: TurnSummary }
   | {
+      /** What a turn changed in the shared folders (`workroom_changes`), shown after its footer. */
+      kind: 'changes';
+      key: string;
+      /** The host's number for the turn: 1, 2, ... among the turns that recorded changes. */
+      turn: number;
+      folders: FolderChanges[];
+      /** Put back by an undo (of this turn or an earlier one) that was not redone. */
+      undone: boolean;
+    }
+  | {
       kind: 'notice';
       key: string;
       tone: NoticeTone;
@@ -90,6 +100,30 @@ export type ChatItem =
 
 export type ToolItem = Extract<ChatItem, { kind: 'tool' }>;
 export type UserItem = Extract<ChatItem, { kind: 'user' }>;
+export type ChangesItem = Extract<ChatItem, { kind: 'changes' }>;
+
+/** Undo as the transcript's `workroom_changes` / `workroom_undo` / `workroom_redo` records tell it. */
+export interface UndoState {
+  /** The number of the latest turn that recorded changes (0: none yet). */
+  lastTurn: number;
+  /**
+   * The last undo while redo can re-apply it (it is the latest of those records): its turn, and the
+   * turns already undone before it, which stay undone after a redo.
+   */
+  redo: { turn: number; undoneBefore: number[] } | null;
+  /**
+   * Changes of the turn still running: the host sends them just before the turn's `result` (and
+   * stores them just after it), so the card waits for the footer and lands where a reload puts it.
+   */
+  due: { turn: number; folders: FolderChanges[] } | null;
+}
+
+/** A message the host did not send: its undo checkpoint would copy more than the size cap. */
+export interface OverCap {
+  text: string;
+  capBytes: number;
+  folders: FolderEstimate[];
+}
 
 /** A message typed while the agent was busy, waiting for its turn. */
 export interface QueuedMessage {
@@ -128,6 +162,9 @@ export interface SessionView {
   stopping: boolean;
   /** The session's task ended (the app is closing it). */
   closed: boolean;
+  undo: UndoState;
+  /** Messages held back by the undo size cap, waiting for the person to decide, oldest first. */
+  overCap: OverCap[];
   nextKey: number;
 }
 
@@ -146,6 +183,8 @@ export function emptyView(): SessionView {
     shownErrorText: null,
     stopping: false,
     closed: false,
+    undo: { lastTurn: 0, redo: null, due: null },
+    overCap: [],
     nextKey: 1,
   };
 }
