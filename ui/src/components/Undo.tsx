@@ -79,7 +79,7 @@ export function ConflictDialog({ asking, onResolve, onCancel }: { asking: Asking
   const several = asking.folders.length > 1;
   return (
     <Dialog title={`${verb} would overwrite your changes`} onCancel={onCancel} testId="undo-conflicts">
-      <p>Nothing has been changed yet. You changed these files after the agent did:</p>
+      <p>Nothing has been changed yet. Since the agent’s turn:</p>
       {asking.folders.map((folder) => (
         <section key={folder.folder} aria-label={baseName(folder.folder)}>
           {several && (
