@@ -513,6 +513,44 @@ fn manifests_grow_with_the_changes_not_the_folder_and_survive_gc_of_their_base()
     assert!(!fx.folder.join("d/g").exists());
 }
 
+#[test]
+fn names_that_are_not_utf8_are_checkpointed_and_restored() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let fx = fixture_in(None);
+    let dir = fx.folder.join(OsStr::from_bytes(b"Fotos \xc9t\xe9"));
+    fs::create_dir(&dir).unwrap();
+    let file = dir.join(OsStr::from_bytes(b"caf\xe9.txt"));
+    fs::write(&file, "latin-1 name\n").unwrap();
+    std::os::unix::fs::symlink(OsStr::from_bytes(b"caf\xe9.txt"), dir.join("link")).unwrap();
+    let cp = Checkpoints::open(&fx.store).unwrap();
+    let before = cp.snapshot(&fx.folder, &opts()).unwrap();
+    let manifest = cp.manifest(&before).unwrap();
+    assert!(manifest.skipped.is_empty(), "{:?}", manifest.skipped);
+    assert_eq!(
+        manifest.entries.len(),
+        4,
+        "the folder, the directory, the file and the link"
+    );
+    sh(&fx.folder, "rm -rf ./*");
+    let after = cp.snapshot(&fx.folder, &opts()).unwrap();
+    let plan = cp
+        .plan_restore(&fx.folder, &before, &after, RestoreScope::Whole)
+        .unwrap();
+    let report = cp
+        .apply_restore(&plan, Resolution::OverwriteConflicts)
+        .unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(fs::read_to_string(&file).unwrap(), "latin-1 name\n");
+    assert_eq!(
+        fs::read_link(dir.join("link"))
+            .unwrap()
+            .as_os_str()
+            .as_bytes(),
+        b"caf\xe9.txt"
+    );
+}
+
 /// A turn for the crash tests, and the trees before and after it.
 fn crash_fixture() -> (
     Fixture,

@@ -7,6 +7,7 @@
 //! path is the one exception: it comes from the host and is opened normally.
 
 use std::{
+    borrow::Cow,
     ffi::OsStr,
     io,
     os::{
@@ -74,7 +75,7 @@ pub(crate) fn open_root(path: &Path) -> io::Result<OwnedFd> {
 pub(crate) fn open_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
     Ok(rfs::openat(
         dir,
-        name,
+        os_str(&native(name)?),
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?)
@@ -85,7 +86,7 @@ pub(crate) fn open_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd
 pub(crate) fn open_file_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
     Ok(rfs::openat(
         dir,
-        name,
+        os_str(&native(name)?),
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
         Mode::empty(),
     )?)
@@ -95,7 +96,7 @@ pub(crate) fn open_file_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedF
 pub(crate) fn create_file_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<OwnedFd> {
     Ok(rfs::openat(
         dir,
-        name,
+        os_str(&native(name)?),
         OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::from_bits_truncate(mode as _),
     )?)
@@ -103,7 +104,11 @@ pub(crate) fn create_file_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::
 
 /// `stat` of an entry without following it.
 pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<Meta> {
-    Ok(meta_of(&rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?))
+    Ok(meta_of(&rfs::statat(
+        dir,
+        os_str(&native(name)?),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?))
 }
 
 /// `stat` of an entry, `None` when it does not exist.
@@ -137,27 +142,39 @@ pub(crate) fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<RawName>> {
 }
 
 pub(crate) fn readlink_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<Vec<u8>> {
-    Ok(rfs::readlinkat(dir, name, Vec::new())?.into_bytes())
+    Ok(rfs::readlinkat(dir, os_str(&native(name)?), Vec::new())?.into_bytes())
 }
 
 pub(crate) fn symlink_at(target: &str, dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
-    Ok(rfs::symlinkat(target, dir, name)?)
+    Ok(rfs::symlinkat(
+        os_str(&native(target)?),
+        dir,
+        os_str(&native(name)?),
+    )?)
 }
 
 pub(crate) fn mkdir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()> {
     Ok(rfs::mkdirat(
         dir,
-        name,
+        os_str(&native(name)?),
         Mode::from_bits_truncate(mode as _),
     )?)
 }
 
 pub(crate) fn unlink_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
-    Ok(rfs::unlinkat(dir, name, AtFlags::empty())?)
+    Ok(rfs::unlinkat(
+        dir,
+        os_str(&native(name)?),
+        AtFlags::empty(),
+    )?)
 }
 
 pub(crate) fn rmdir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
-    Ok(rfs::unlinkat(dir, name, AtFlags::REMOVEDIR)?)
+    Ok(rfs::unlinkat(
+        dir,
+        os_str(&native(name)?),
+        AtFlags::REMOVEDIR,
+    )?)
 }
 
 /// Renames within or across directories; replaces a non-directory target atomically, and never
@@ -168,7 +185,12 @@ pub(crate) fn rename_at(
     to_dir: BorrowedFd<'_>,
     to: &str,
 ) -> io::Result<()> {
-    Ok(rfs::renameat(from_dir, from, to_dir, to)?)
+    Ok(rfs::renameat(
+        from_dir,
+        os_str(&native(from)?),
+        to_dir,
+        os_str(&native(to)?),
+    )?)
 }
 
 fn timespec(ns: i64) -> Timespec {
@@ -200,7 +222,7 @@ pub(crate) fn set_meta_fd(fd: BorrowedFd<'_>, mode: u32, mtime_ns: i64) -> io::R
 pub(crate) fn set_mtime_nofollow(dir: BorrowedFd<'_>, name: &str, mtime_ns: i64) -> io::Result<()> {
     Ok(rfs::utimensat(
         dir,
-        name,
+        os_str(&native(name)?),
         &times(mtime_ns),
         AtFlags::SYMLINK_NOFOLLOW,
     )?)
@@ -257,16 +279,71 @@ pub(crate) fn lock(fd: BorrowedFd<'_>, exclusive: bool) -> io::Result<()> {
     Ok(rfs::flock(fd, op)?)
 }
 
-/// A relative path as stored in a manifest: `/`-separated, no empty, `.` or `..` component, not
-/// absolute. The empty string is the folder itself.
+/// A relative path as stored in a manifest: `/`-separated, not absolute, and no component that is
+/// empty, `.` or `..` or holds `/` or NUL once decoded (see [`encode_name`]). The empty string is
+/// the folder itself.
 pub(crate) fn is_safe_rel(path: &str) -> bool {
     if path.is_empty() {
         return true;
     }
-    !path.contains('\0')
-        && path
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
+    path.split('/').all(|c| {
+        decode_name(c).is_some_and(|raw| {
+            !raw.is_empty()
+                && *raw != *b"."
+                && *raw != *b".."
+                && !raw.iter().any(|&b| b == b'/' || b == 0)
+        })
+    })
+}
+
+/// Marks an escaped byte in a stored name. NUL never occurs in a file name, so a name that holds
+/// it can only be an escaped one.
+const ESCAPE: char = '\0';
+
+/// A file name (or link target) as stored in a manifest. Names that are UTF-8 are stored as they
+/// are; in others each byte that is not part of valid UTF-8 is written as NUL and two hex digits,
+/// so files with such names (old archives, other locales) are checkpointed and restored like any
+/// other instead of being left out of undo.
+pub(crate) fn encode_name(raw: &[u8]) -> Cow<'_, str> {
+    if let Ok(name) = std::str::from_utf8(raw) {
+        return Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(raw.len() + 8);
+    for chunk in raw.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push(ESCAPE);
+            out.push_str(&format!("{b:02x}"));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The bytes of a stored name; `None` when an escape is malformed.
+pub(crate) fn decode_name(name: &str) -> Option<Cow<'_, [u8]>> {
+    if !name.contains(ESCAPE) {
+        return Some(Cow::Borrowed(name.as_bytes()));
+    }
+    let mut out = Vec::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(at) = rest.find(ESCAPE) {
+        out.extend_from_slice(&rest.as_bytes()[..at]);
+        let hex = rest.get(at + 1..at + 3)?;
+        out.push(u8::from_str_radix(hex, 16).ok()?);
+        rest = &rest[at + 3..];
+    }
+    out.extend_from_slice(rest.as_bytes());
+    Some(Cow::Owned(out))
+}
+
+/// A stored name as the bytes the kernel wants.
+fn native(name: &str) -> io::Result<Cow<'_, [u8]>> {
+    decode_name(name).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("malformed name {name:?}"),
+        )
+    })
 }
 
 /// Opens the directory that holds `rel` (walking each component without following symlinks) and
@@ -305,11 +382,6 @@ pub(crate) fn open_dir_rel(root: BorrowedFd<'_>, rel: &str) -> io::Result<OwnedF
     }
 }
 
-/// A name as UTF-8, if it is.
-pub(crate) fn name_str(raw: &[u8]) -> Option<&str> {
-    std::str::from_utf8(raw).ok()
-}
-
 pub(crate) fn os_str(raw: &[u8]) -> &OsStr {
     OsStr::from_bytes(raw)
 }
@@ -317,6 +389,27 @@ pub(crate) fn os_str(raw: &[u8]) -> &OsStr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_are_not_utf8_round_trip_and_cannot_smuggle_dots_or_slashes() {
+        let raw: &[u8] = b"caf\xe9 \xff\xfe.txt";
+        let stored = encode_name(raw);
+        assert_eq!(stored, "caf\u{0}e9 \u{0}ff\u{0}fe.txt");
+        assert_eq!(decode_name(&stored).unwrap().as_ref(), raw);
+        assert_eq!(encode_name("naïve.txt".as_bytes()), "naïve.txt");
+        assert!(is_safe_rel(&format!("dir/{stored}")));
+        // An escape is decoded before the checks: it cannot spell `.`, `..`, `/` or NUL.
+        for bad in [
+            "\u{0}2e",
+            "\u{0}2e\u{0}2e",
+            "a\u{0}2fb",
+            "\u{0}00",
+            "\u{0}zz",
+            "x\u{0}4",
+        ] {
+            assert!(!is_safe_rel(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn rejects_unsafe_relative_paths() {

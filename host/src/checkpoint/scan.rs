@@ -151,13 +151,8 @@ pub(crate) fn walk(
         };
         let mut subdirs = Vec::new();
         for raw in names {
-            let Some(name) = fsx::name_str(&raw) else {
-                walk.skipped.push(Skipped {
-                    path: join(&prefix, &fsx::os_str(&raw).to_string_lossy()),
-                    reason: "name is not UTF-8".into(),
-                });
-                continue;
-            };
+            let name = fsx::encode_name(&raw);
+            let name = name.as_ref();
             if prefix.is_empty() && name.starts_with(STAGING_PREFIX) {
                 continue;
             }
@@ -220,15 +215,8 @@ fn visit(
                     Err(e) if is_race(&e) => continue,
                     Err(e) => return Err(e),
                 };
-                let Ok(target) = String::from_utf8(target) else {
-                    walk.skipped.push(Skipped {
-                        path,
-                        reason: "symlink target is not UTF-8".into(),
-                    });
-                    return Ok(None);
-                };
                 let mut entry = entry_from(path, &meta, Kind::Symlink);
-                entry.target = Some(target);
+                entry.target = Some(fsx::encode_name(&target).into_owned());
                 walk.entries.push(entry);
                 return Ok(None);
             }
