@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MockBackend } from '../src/backend/mock';
 import * as f from '../src/backend/mockFrames';
 import type { FolderChanges, FrameRecord } from '../src/backend/types';
-import { changesHeadline, conflictText, keptText, overCapText, readFolderChanges } from '../src/model/changes';
+import { changesHeadline, conflictText, displayPath, keptText, overCapText, readFolderChanges } from '../src/model/changes';
 import { SessionController } from '../src/model/controller';
 import { diffFromUnified } from '../src/model/diff';
 import { reduce } from '../src/model/reducer';
@@ -194,5 +194,12 @@ describe('words for changes', () => {
     ]);
     expect(diffFromUnified('--- a/f\n+++ b/f\n')).toEqual([]);
     expect(diffFromUnified('Binary files differ')).toBeNull();
+  });
+});
+
+describe('displayPath', () => {
+  it('shows bytes of names that are not UTF-8 as \\x escapes', () => {
+    expect(displayPath('Fotos/caf\u0000e9.txt')).toBe('Fotos/caf\\xe9.txt');
+    expect(displayPath('plain/naïve.txt')).toBe('plain/naïve.txt');
   });
 });

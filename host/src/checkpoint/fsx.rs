@@ -336,6 +336,15 @@ pub(crate) fn decode_name(name: &str) -> Option<Cow<'_, [u8]>> {
     Some(Cow::Owned(out))
 }
 
+/// A stored name or path for people: escaped bytes shown as `\xe9`, as `ls -b` would.
+pub fn display_name(name: &str) -> Cow<'_, str> {
+    if name.contains(ESCAPE) {
+        Cow::Owned(name.replace(ESCAPE, "\\x"))
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
 /// A stored name as the bytes the kernel wants.
 fn native(name: &str) -> io::Result<Cow<'_, [u8]>> {
     decode_name(name).ok_or_else(|| {

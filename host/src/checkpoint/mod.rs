@@ -40,6 +40,7 @@ use std::{
 use tracing::{debug, info};
 
 pub use diff::{Change, TEXT_DIFF_LIMIT};
+pub use fsx::display_name;
 pub use gc::{GcReport, Retention};
 pub use manifest::{Entry, Hash, Kind, Manifest, Skipped, SnapshotId};
 pub use restore::{

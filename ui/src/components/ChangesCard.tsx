@@ -9,6 +9,7 @@ import {
   changePath,
   changesHeadline,
   countChanges,
+  displayPath,
   hasPreview,
   isDirectory,
 } from '../model/changes';
@@ -65,7 +66,9 @@ function ChangeRow({ turn, folder, change, loadDiff }: { turn: number; folder: s
   const label = (
     <>
       <span class="change-path">
-        {change.type === 'renamed' ? `${change.before.p} → ${path}` : directory ? `${path}/` : path}
+        {change.type === 'renamed'
+          ? `${displayPath(change.before.p)} → ${displayPath(path)}`
+          : `${displayPath(path)}${directory ? '/' : ''}`}
       </span>
       <span class={`badge change-badge change-${change.type}`}>{CHANGE_WORDS[change.type]}</span>
     </>

@@ -62,6 +62,14 @@ export function shownEntry(change: Change): Entry {
   return change.type === 'deleted' ? change.before : change.after;
 }
 
+/**
+ * A stored path for people: the host stores bytes of names that are not UTF-8 as NUL and two hex
+ * digits; show them as `\xe9`, as `ls -b` would.
+ */
+export function displayPath(path: string): string {
+  return path.replaceAll('\u0000', '\\x');
+}
+
 /** The path a change is shown (and its diff asked) under: the new path for a rename. */
 export function changePath(change: Change): string {
   return shownEntry(change).p;
@@ -117,9 +125,9 @@ export function changesHeadline(folders: FolderChanges[]): string {
 
 /** One conflicting path, in words: what the person did after the agent. */
 export function conflictText(conflict: Conflict): string {
-  if (conflict.found === null) return `You deleted ${conflict.path} after the agent changed it`;
-  if (conflict.expected === null) return `You created ${conflict.path} after the agent’s turn`;
-  return `You changed ${conflict.path} after the agent did`;
+  if (conflict.found === null) return `You deleted ${displayPath(conflict.path)} after the agent changed it`;
+  if (conflict.expected === null) return `You created ${displayPath(conflict.path)} after the agent’s turn`;
+  return `You changed ${displayPath(conflict.path)} after the agent did`;
 }
 
 /** "Undo needs a checkpoint of Videos that would copy 9.0 GB, more than the 2.0 GB limit set in Settings." */
@@ -137,7 +145,7 @@ export function overCapText(capBytes: number, folders: FolderEstimate[]): string
 export function keptText(folders: FolderRestored[]): string | null {
   const kept = folders.flatMap((f) => f.kept);
   if (kept.length === 0) return null;
-  const shown = kept.slice(0, 3);
+  const shown = kept.slice(0, 3).map(displayPath);
   const more = kept.length - shown.length;
   const names = more > 0 ? `${shown.join(', ')} and ${more} more` : listWords(shown);
   return `Kept your ${kept.length === 1 ? 'version' : 'versions'} of ${names}.`;

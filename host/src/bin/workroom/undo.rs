@@ -26,11 +26,15 @@ fn session(app: &App, id: Option<&str>) -> anyhow::Result<SessionRecord> {
 
 fn describe(change: &Change) -> String {
     match change {
-        Change::Added { after } => format!("+ {}", after.path),
-        Change::Deleted { before } => format!("- {}", before.path),
-        Change::Modified { after, .. } => format!("~ {}", after.path),
-        Change::Metadata { after, .. } => format!("~ {} (mode or time only)", after.path),
-        Change::Renamed { before, after } => format!("→ {} (was {})", after.path, before.path),
+        Change::Added { after } => format!("+ {}", shown(&after.path)),
+        Change::Deleted { before } => format!("- {}", shown(&before.path)),
+        Change::Modified { after, .. } => format!("~ {}", shown(&after.path)),
+        Change::Metadata { after, .. } => {
+            format!("~ {} (mode or time only)", shown(&after.path))
+        }
+        Change::Renamed { before, after } => {
+            format!("→ {} (was {})", shown(&after.path), shown(&before.path))
+        }
     }
 }
 
@@ -103,7 +107,10 @@ pub fn undo(
             );
             for (folder, list) in conflicts {
                 for conflict in list {
-                    println!("  {}", folder.join(&conflict.path).display());
+                    println!(
+                        "  {}",
+                        folder.join(shown(&conflict.path).as_ref()).display()
+                    );
                 }
             }
             println!("Run again with --keep-mine to keep your versions and undo the rest, or --overwrite to undo them too.");
@@ -113,7 +120,7 @@ pub fn undo(
             for (folder, applied, kept) in folders {
                 println!("{}: {applied} entries put back", folder.display());
                 for path in kept {
-                    println!("  kept your version of {path}");
+                    println!("  kept your version of {}", shown(&path));
                 }
             }
             println!(
@@ -127,4 +134,9 @@ pub fn undo(
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A path as stored in a checkpoint, for the terminal (bytes that are not UTF-8 as `\xe9`).
+fn shown(path: &str) -> std::borrow::Cow<'_, str> {
+    workroom_host::checkpoint::display_name(path)
 }
