@@ -611,6 +611,8 @@ impl Turn<'_> {
                     .unwrap_or_default()
             ),
             "Write" | "Edit" => format!("Claude wants to change {description}"),
+            tools::ask::EXIT_PLAN_NAME => "Claude has a plan for you to approve".to_string(),
+            tools::ask::QUESTION_NAME => "Claude has a question for you".to_string(),
             name => format!("Claude wants to use {name}"),
         };
         let request = ControlRequest::CanUseTool(CanUseTool {
@@ -645,6 +647,10 @@ impl Turn<'_> {
             Ok(PermissionResult::Allow(allow)) => {
                 if let Some(updates) = &allow.updated_permissions {
                     s.apply_updates(updates).await;
+                }
+                // An approved plan ends planning, whether or not the client also set a mode.
+                if call.name == tools::ask::EXIT_PLAN_NAME {
+                    s.leave_plan_mode().await;
                 }
                 Ok(allow
                     .updated_input

@@ -66,6 +66,8 @@ pub struct CallFacts {
     pub read_only: bool,
     /// The call edits files (Write, Edit).
     pub edits_files: bool,
+    /// The tool's point is the user's answer (a plan to approve, questions): it always asks.
+    pub asks_user: bool,
 }
 
 impl CallFacts {
@@ -145,6 +147,13 @@ pub fn decide(mode: Mode, rules: &RuleSet, call: &CallFacts) -> Decision {
                 "Permission to use {} has been denied by the rule {}.",
                 call.tool, rule.source
             ),
+        };
+    }
+    if call.asks_user {
+        return Decision::Ask {
+            reason: "the tool asks the user".into(),
+            suggestions: Vec::new(),
+            blocked_path: None,
         };
     }
     if mode == Mode::BypassPermissions {
@@ -271,6 +280,7 @@ mod tests {
             paths: Vec::new(),
             read_only: bash_syntax::is_read_only(command),
             edits_files: false,
+            asks_user: false,
         }
     }
 
@@ -281,6 +291,33 @@ mod tests {
             paths: vec![PathBuf::from(path)],
             read_only: false,
             edits_files: true,
+            asks_user: false,
+        }
+    }
+
+    #[test]
+    fn tools_that_ask_the_user_ask_in_every_mode_even_plan_and_bypass() {
+        let plan = CallFacts {
+            tool: "ExitPlanMode".into(),
+            input: json!({"plan": "1. do it"}),
+            paths: Vec::new(),
+            read_only: false,
+            edits_files: false,
+            asks_user: true,
+        };
+        for mode in [
+            Mode::Plan,
+            Mode::BypassPermissions,
+            Mode::Default,
+            Mode::AcceptEdits,
+        ] {
+            assert!(
+                matches!(
+                    decide(mode, &RuleSet::default(), &plan),
+                    Decision::Ask { .. }
+                ),
+                "{mode:?}"
+            );
         }
     }
 

@@ -170,6 +170,7 @@ mod tests {
             paths: Vec::new(),
             read_only: false,
             edits_files: false,
+            asks_user: false,
         }
     }
 
@@ -180,6 +181,7 @@ mod tests {
             paths: vec![PathBuf::from(path)],
             read_only: tool == "Read",
             edits_files: tool != "Read",
+            asks_user: false,
         }
     }
 

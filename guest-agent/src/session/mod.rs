@@ -201,6 +201,25 @@ impl Session {
     }
 
     /// Applies permission updates the user granted.
+    /// Plan mode ends (to `default`) when the user approves the plan.
+    pub async fn leave_plan_mode(&self) {
+        let left = match self.live.lock() {
+            Ok(mut live) if live.mode == Mode::Plan => {
+                live.mode = Mode::Default;
+                true
+            }
+            _ => false,
+        };
+        if left {
+            self.emit(&frames::system(
+                &self.id,
+                "status",
+                json!({"status": null, "permissionMode": Mode::Default.as_str()}),
+            ))
+            .await;
+        }
+    }
+
     pub async fn apply_updates(&self, updates: &[PermissionUpdate]) {
         let base = self.toolbox.context().cwd().to_path_buf();
         let mut new_mode = None;

@@ -3,6 +3,7 @@
 //! One module per tool; [`Toolbox`] owns the session's tool state and dispatches by name. A tool never
 //! panics on bad input: it answers the model with an error it can act on.
 
+pub mod ask;
 pub mod bash;
 pub mod context;
 pub mod edit;
@@ -36,6 +37,8 @@ pub const ALL: &[&str] = &[
     glob::NAME,
     grep::NAME,
     todo::NAME,
+    ask::EXIT_PLAN_NAME,
+    ask::QUESTION_NAME,
 ];
 
 /// The session's tools and their state.
@@ -128,6 +131,7 @@ impl Toolbox {
             paths,
             read_only,
             edits_files: matches!(name, "Write" | "Edit"),
+            asks_user: matches!(name, ask::EXIT_PLAN_NAME | ask::QUESTION_NAME),
         }
     }
 
@@ -153,6 +157,8 @@ impl Toolbox {
             glob::NAME => glob::run(&ctx, input).await,
             grep::NAME => grep::run(&ctx, input).await,
             todo::NAME => todo::run_with(&self.todos, input),
+            ask::EXIT_PLAN_NAME => ask::exit_plan(&input),
+            ask::QUESTION_NAME => ask::question(&input),
             other => ToolOutput::error(format!("No such tool available: {other}")),
         }
     }
@@ -169,6 +175,8 @@ fn describe(name: &str) -> (&'static str, Value) {
         glob::NAME => (glob::description(), glob::input_schema()),
         grep::NAME => (grep::description(), grep::input_schema()),
         todo::NAME => (todo::description(), todo::input_schema()),
+        ask::EXIT_PLAN_NAME => (ask::exit_plan_description(), ask::exit_plan_schema()),
+        ask::QUESTION_NAME => (ask::question_description(), ask::question_schema()),
         _ => ("", Value::Null),
     }
 }

@@ -293,3 +293,79 @@ async fn hooks_are_asked_before_permission_and_can_block() {
         .all(|f| f["request"]["subtype"] != "can_use_tool"));
     agent.close().await;
 }
+
+#[tokio::test]
+async fn an_approved_plan_ends_plan_mode_and_questions_are_answered_through_the_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let question = json!({"question": "Which format?", "header": "Format", "multiSelect": false,
+        "options": [{"label": "CSV", "description": "plain text"}, {"label": "XLSX", "description": "Excel"}]});
+    let script = json!({"steps": [
+        tool("AskUserQuestion", json!({"questions": [question]})),
+        tool("ExitPlanMode", json!({"plan": "1. Write report.txt"})),
+        tool("Write", json!({"file_path": root.join("report.txt"), "content": "r"})),
+        say("done"),
+    ]});
+    let mut agent = Setup::new(script)
+        .in_dir(dir)
+        .args(&[
+            "--permission-prompt-tool",
+            "stdio",
+            "--permission-mode",
+            "plan",
+        ])
+        .start()
+        .await;
+    agent.initialize(Value::Null).await;
+    agent.user("make a report").await;
+
+    // The question reaches the client as a permission prompt; the answers come back in the input.
+    let ask = agent.until(|f| f["type"] == "control_request").await;
+    assert_eq!(ask["request"]["tool_name"], "AskUserQuestion");
+    let mut input = ask["request"]["input"].clone();
+    input["answers"] = json!({"Which format?": "XLSX"});
+    let id = ask["request_id"].as_str().unwrap().to_string();
+    agent
+        .respond(&id, json!({"behavior": "allow", "updatedInput": input}))
+        .await;
+
+    // Plan mode still lets the plan through to the user, who approves it.
+    let ask = agent
+        .until(|f| f["type"] == "control_request" && f["request"]["tool_name"] == "ExitPlanMode")
+        .await;
+    assert_eq!(ask["request"]["input"]["plan"], "1. Write report.txt");
+    let id = ask["request_id"].as_str().unwrap().to_string();
+    agent
+        .respond(
+            &id,
+            json!({"behavior": "allow", "updatedInput": ask["request"]["input"]}),
+        )
+        .await;
+
+    // Out of plan mode, the Write asks as in default mode.
+    let ask = agent
+        .until(|f| f["type"] == "control_request" && f["request"]["tool_name"] == "Write")
+        .await;
+    let id = ask["request_id"].as_str().unwrap().to_string();
+    agent
+        .respond(
+            &id,
+            json!({"behavior": "allow", "updatedInput": ask["request"]["input"]}),
+        )
+        .await;
+    let result = agent.result().await;
+    assert_eq!(result["subtype"], "success");
+    assert_eq!(read(&agent.path("report.txt")), "r");
+    let results = agent.tool_results();
+    assert!(
+        results[0].0.contains("\"Which format?\"=\"XLSX\"") && !results[0].1,
+        "{results:?}"
+    );
+    assert!(results[1].0.contains("approved your plan"), "{results:?}");
+    let status = agent.of("system", Some("status"));
+    assert!(
+        status.iter().any(|s| s["permissionMode"] == "default"),
+        "{status:?}"
+    );
+    agent.close().await;
+}

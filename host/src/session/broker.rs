@@ -133,6 +133,27 @@ pub fn prompt(folders: &FolderMap, request_id: &str, request: &Value) -> Permiss
             );
             (format!("Edit {where_}"), Some(diff), folder)
         }
+        // The plan is the detail; allowing approves it and ends plan mode.
+        "ExitPlanMode" => (
+            "Approve the agent's plan and let it start".to_string(),
+            Some(field("plan")),
+            working,
+        ),
+        // Questions are answered through `updatedInput.answers`; a plain answer from a client that
+        // cannot show them leaves the agent to go on without.
+        "AskUserQuestion" => {
+            let questions: Vec<String> = input["questions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|q| q["question"].as_str().map(str::to_string))
+                .collect();
+            (
+                "Answer the agent's question".to_string(),
+                Some(questions.join("\n")),
+                working,
+            )
+        }
         name if name.starts_with("mcp__") => (
             format!("Use the connector tool {name}"),
             Some(input.to_string()),
