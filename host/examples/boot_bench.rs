@@ -323,7 +323,9 @@ async fn one_run(bench: &Bench, index: usize, measure_fs: bool) -> Result<Run> {
     .context("creating the model proxy")?;
 
     let started = Instant::now();
-    let machine = Machine::boot(&bench.backend, config, proxy)
+    let egress =
+        workroom_host::guest::egress::EgressProxy::closed().context("creating the egress proxy")?;
+    let machine = Machine::boot(&bench.backend, config, proxy, egress)
         .await
         .context("booting the VM")?;
     let hello_at = Instant::now();

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use workroom_protocol::vm::{ports, Hello, SessionEnded};
 
+use crate::guest::egress::EgressProxy;
 use crate::guest::model_proxy::ModelProxy;
 use crate::guest::router::{SessionRouter, SessionStream};
 use crate::guest::{GuestError, GuestLink};
@@ -63,6 +64,7 @@ impl Machine {
         backend: &dyn VmBackend,
         config: VmConfig,
         proxy: ModelProxy,
+        egress: EgressProxy,
     ) -> Result<Machine, MachineError> {
         let hello_timeout = config.boot_timeout;
         let vm: Arc<dyn Vm> = Arc::from(backend.start(config).await?);
@@ -87,6 +89,10 @@ impl Machine {
         tasks.spawn(accept_loop(vm.clone(), ports::MODEL, move |stream| {
             let proxy = proxy.clone();
             async move { proxy.serve_connection(stream).await }
+        }));
+        tasks.spawn(accept_loop(vm.clone(), ports::EGRESS, move |stream| {
+            let egress = egress.clone();
+            async move { egress.serve_connection(stream).await }
         }));
         Ok(Machine {
             vm,

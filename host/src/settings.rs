@@ -60,6 +60,10 @@ pub struct Settings {
     pub checkpoint_max_mb: u32,
     /// Leave `.git` directories out of checkpoints (by default undo protects them too).
     pub checkpoint_skip_git: bool,
+    /// Hosts the agent's tools may reach without asking (and their subdomains); `*` for all.
+    pub network_allow: Vec<String>,
+    /// Hosts the agent's tools may never reach.
+    pub network_deny: Vec<String>,
 }
 
 impl Default for Settings {
@@ -77,6 +81,8 @@ impl Default for Settings {
             checkpoint_max_days: 30,
             checkpoint_max_mb: 1024,
             checkpoint_skip_git: false,
+            network_allow: Vec::new(),
+            network_deny: Vec::new(),
         }
     }
 }
@@ -107,6 +113,10 @@ pub mod keys {
     pub const CHECKPOINT_MAX_MB: &str = "checkpoint_max_mb";
     /// `true` to leave `.git` out of checkpoints.
     pub const CHECKPOINT_SKIP_GIT: &str = "checkpoint_skip_git";
+    /// Hosts tools may reach without asking (comma-separated).
+    pub const NETWORK_ALLOW: &str = "network_allow";
+    /// Hosts tools may never reach (comma-separated).
+    pub const NETWORK_DENY: &str = "network_deny";
 }
 
 impl Settings {
@@ -137,6 +147,12 @@ impl Settings {
             number(get(keys::CHECKPOINT_KEEP_TURNS)?, s.checkpoint_keep_turns);
         s.checkpoint_max_days = number(get(keys::CHECKPOINT_MAX_DAYS)?, s.checkpoint_max_days);
         s.checkpoint_max_mb = number(get(keys::CHECKPOINT_MAX_MB)?, s.checkpoint_max_mb);
+        if let Some(v) = get(keys::NETWORK_ALLOW)? {
+            s.network_allow = crate::guest::egress::parse_hosts(&v);
+        }
+        if let Some(v) = get(keys::NETWORK_DENY)? {
+            s.network_deny = crate::guest::egress::parse_hosts(&v);
+        }
         if let Some(v) = get(keys::CHECKPOINT_SKIP_GIT)? {
             s.checkpoint_skip_git = matches!(v.trim(), "true" | "1" | "yes" | "on");
         }
@@ -153,6 +169,20 @@ impl Settings {
         }
     }
 
+    /// Where model requests go: the setting, else the provider's environment variable, else its
+    /// default.
+    fn provider_base_url(&self) -> String {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let (var, default) = match self.provider {
+            ProviderKind::Anthropic => ("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+            ProviderKind::OpenAi => ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
+        };
+        self.base_url
+            .clone()
+            .or_else(|| env(var))
+            .unwrap_or_else(|| default.into())
+    }
+
     /// The model proxy's upstream, with credentials from the keychain or the environment (they stay
     /// on the host).
     pub fn upstream(&self) -> Upstream {
@@ -160,23 +190,22 @@ impl Settings {
         let secret = |s: Secret| credentials::load(s).map(|(value, _)| value);
         match self.provider {
             ProviderKind::Anthropic => Upstream::Anthropic {
-                base_url: self
-                    .base_url
-                    .clone()
-                    .or_else(|| env("ANTHROPIC_BASE_URL"))
-                    .unwrap_or_else(|| "https://api.anthropic.com".into()),
+                base_url: self.provider_base_url(),
                 api_key: secret(Secret::AnthropicApiKey),
                 auth_token: env("ANTHROPIC_AUTH_TOKEN"),
             },
             ProviderKind::OpenAi => Upstream::OpenAi {
-                base_url: self
-                    .base_url
-                    .clone()
-                    .or_else(|| env("OPENAI_BASE_URL"))
-                    .unwrap_or_else(|| "http://127.0.0.1:11434/v1".into()),
+                base_url: self.provider_base_url(),
                 api_key: secret(Secret::OpenAiApiKey),
             },
         }
+    }
+
+    /// The model provider's host: the model proxy's only destination, and never one for tools.
+    pub fn provider_host(&self) -> Option<String> {
+        reqwest::Url::parse(&self.provider_base_url())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
     }
 
     /// The `--model` the agent gets (`openai:<name>` selects its OpenAI client).

@@ -205,3 +205,168 @@ async fn a_session_in_a_real_vm_works_on_the_shared_folder_and_leaves_nothing_be
         "run dir left behind"
     );
 }
+
+/// A one-page HTTP server on `ip` (a host loopback address); answers every request with `body`.
+async fn page_server(ip: &str, body: &'static str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn the_guest_reaches_only_the_hosts_the_person_allows_and_every_request_is_recorded() {
+    let data = data_dir_with_image();
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("Project");
+    std::fs::create_dir_all(&folder).unwrap();
+    let allowed = page_server("127.0.0.2", "page-from-allowed-host").await;
+    let denied = page_server("127.0.0.3", "page-from-denied-host").await;
+    let asked = page_server("127.0.0.4", "page-from-asked-host").await;
+    let tools =
+        Tools::discover(None).expect("QEMU, virtiofsd and vhost-device-vsock are installed");
+    let backend = Arc::new(QemuBackend::new(QemuOptions::new(
+        tools,
+        data.path().join("state"),
+    )));
+    let host = Host::open(data.path(), &data.path().join("images"), backend.clone()).unwrap();
+    let record = host
+        .create_session(
+            std::slice::from_ref(&folder),
+            NewSession {
+                permission_mode: Some("bypassPermissions".into()),
+                ..NewSession::default()
+            },
+        )
+        .unwrap();
+    // The minimal image has no curl, and busybox's static wget cannot resolve even the proxy's
+    // address; `nc` speaks to the proxy that $http_proxy names, as curl would: an absolute URL for
+    // HTTP, CONNECT for a tunnel.
+    let fetch = |ip: &str, port: u16, tag: &str| {
+        format!("echo {tag}=$(printf 'GET http://{ip}:{port}/ HTTP/1.0\\r\\n\\r\\n' | nc ${{http_proxy#http://}} | tail -1);")
+    };
+    let command = [
+        "echo devices=$(ls /sys/class/net | tr '\\n' ' ');".to_string(),
+        fetch("127.0.0.2", allowed, "allowed"),
+        fetch("127.0.0.3", denied, "denied"),
+        fetch("127.0.0.4", asked, "asked"),
+        // The model provider's host (the fake model is on 127.0.0.1) is for the model proxy only,
+        // whatever the port.
+        fetch("127.0.0.1", 9, "provider"),
+        // A tunnel, as HTTPS clients use.
+        format!("echo tunnel=$(printf 'CONNECT 127.0.0.2:{allowed} HTTP/1.1\\r\\n\\r\\nGET / HTTP/1.0\\r\\n\\r\\n' | nc ${{http_proxy#http://}} | tail -1);"),
+        // Without the proxy there is no way out at all.
+        format!("echo direct=$(echo x | nc -w 3 10.0.2.2 {allowed} 2>&1 || echo failed);"),
+    ]
+    .join(" ");
+    let script = json!({"steps": [
+        tool("Bash", json!({"command": command, "timeout": 300000})),
+        {"content": [{"type": "text", "text": "fetched"}]},
+    ]});
+    let model = FakeModel::start(Script::from_json_str(&script.to_string()).unwrap()).unwrap();
+    host.store()
+        .set_setting("base_url", &model.base_url())
+        .unwrap();
+    host.store()
+        .set_setting("network_allow", "127.0.0.2")
+        .unwrap();
+    host.store()
+        .set_setting("network_deny", "127.0.0.3")
+        .unwrap();
+    // The same value as the other test: both set the variable of this one process.
+    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-never-in-the-guest");
+    let host = Host::open(data.path(), &data.path().join("images"), backend).unwrap();
+
+    let mut session = host.open_session(&record.id).unwrap();
+    session.send("fetch the pages");
+    let mut asked_hosts = Vec::new();
+    let mut shell = String::new();
+    loop {
+        let event = until(&mut session, |e| {
+            matches!(e, SessionEvent::Frame { .. } | SessionEvent::Permission(_))
+        })
+        .await;
+        match event {
+            SessionEvent::Permission(prompt) => {
+                assert_eq!(prompt.tool_name, "Network");
+                asked_hosts.push(prompt.input["host"].as_str().unwrap().to_string());
+                assert!(prompt.summary.contains("127.0.0.4"), "{}", prompt.summary);
+                session.answer(
+                    &prompt.request_id,
+                    workroom_host::session::PermissionAnswer::AllowOnce,
+                );
+            }
+            SessionEvent::Frame { frame } if frame["type"] == "user" => {
+                for block in frame["message"]["content"].as_array().into_iter().flatten() {
+                    if block["type"] == "tool_result" {
+                        shell = block["content"].as_str().unwrap_or_default().to_string();
+                    }
+                }
+            }
+            SessionEvent::Frame { frame } if frame["type"] == "result" => break,
+            _ => {}
+        }
+    }
+    eprintln!("{shell}");
+    assert_eq!(
+        asked_hosts,
+        ["127.0.0.4"],
+        "only the unknown host is asked about"
+    );
+    assert!(
+        shell.lines().any(|l| l == "devices=lo"),
+        "the guest has a network device: {shell}"
+    );
+    assert!(shell.contains("allowed=page-from-allowed-host"), "{shell}");
+    assert!(shell.contains("asked=page-from-asked-host"), "{shell}");
+    assert!(shell.contains("tunnel=page-from-allowed-host"), "{shell}");
+    assert!(!shell.contains("page-from-denied-host"), "{shell}");
+    assert!(
+        shell.contains("denied=Workroom's network settings block 127.0.0.3"),
+        "{shell}"
+    );
+    assert!(
+        shell.contains("provider=Workroom does not let tools reach 127.0.0.1"),
+        "{shell}"
+    );
+    assert!(!shell.contains("direct=x"), "{shell}");
+    session.close().await;
+
+    // Every request is in the transcript, with who decided.
+    let (frames, _) = host.store().frames(&record.id).unwrap();
+    let log: Vec<(String, bool, String)> = frames
+        .iter()
+        .filter(|f| f.body["type"] == "workroom_network")
+        .map(|f| {
+            (
+                f.body["host"].as_str().unwrap().to_string(),
+                f.body["allowed"].as_bool().unwrap(),
+                f.body["by"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expect = |h: &str, a: bool, b: &str| (h.to_string(), a, b.to_string());
+    assert_eq!(
+        log,
+        [
+            expect("127.0.0.2", true, "rule"),
+            expect("127.0.0.3", false, "rule"),
+            expect("127.0.0.4", true, "you"),
+            expect("127.0.0.1", false, "provider"),
+            expect("127.0.0.2", true, "rule"),
+        ]
+    );
+}

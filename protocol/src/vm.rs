@@ -48,6 +48,9 @@ pub mod cmdline {
 /// Default guest-local TCP port for the model proxy.
 pub const GUEST_MODEL_PORT: u16 = 8126;
 
+/// Guest-local TCP port of the egress proxy (`HTTP_PROXY`/`HTTPS_PROXY` point there).
+pub const GUEST_EGRESS_PORT: u16 = 3128;
+
 /// Where the agent keeps its own state (transcripts for `--resume`) in the guest. The host shares a
 /// per-session folder there, so the state outlives the VM.
 pub const AGENT_STATE_DIR: &str = "/run/workroom/state";

@@ -9,7 +9,7 @@
 //! PID 1 never exits: if the host goes away it keeps trying to reach it.
 
 pub mod cmdline;
-mod model_proxy;
+mod forward;
 mod sessions;
 pub mod shares;
 mod supervisor;
@@ -88,6 +88,10 @@ fn install_busybox() {
 
 /// The environment every session inherits: a sane PATH and HOME, and the model behind the proxy.
 fn prepare_environment(model_port: u16) {
+    let egress = format!(
+        "http://127.0.0.1:{}",
+        workroom_protocol::vm::GUEST_EGRESS_PORT
+    );
     let vars = [
         (
             "PATH",
@@ -104,6 +108,13 @@ fn prepare_environment(model_port: u16) {
             "OPENAI_BASE_URL",
             format!("http://127.0.0.1:{model_port}/v1"),
         ),
+        // Tools reach the network only through the host's egress proxy, which asks the person.
+        ("HTTP_PROXY", egress.clone()),
+        ("HTTPS_PROXY", egress.clone()),
+        ("http_proxy", egress.clone()),
+        ("https_proxy", egress.clone()),
+        ("NO_PROXY", "127.0.0.1,localhost".to_string()),
+        ("no_proxy", "127.0.0.1,localhost".to_string()),
         (
             "WORKROOM_AGENT_STATE_DIR",
             workroom_protocol::vm::AGENT_STATE_DIR.to_string(),

@@ -9,7 +9,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 use workroom_protocol::ndjson::{self, LineDecoder};
 use workroom_protocol::vm::{
-    ports, GuestEvent, Hello, HostRequest, Mount, Reply, SessionEnded, HOST_CID,
+    ports, GuestEvent, Hello, HostRequest, Mount, Reply, SessionEnded, GUEST_EGRESS_PORT, HOST_CID,
 };
 
 use super::cmdline::BootSettings;
@@ -24,13 +24,17 @@ const DIAL_ATTEMPTS: u32 = 60;
 pub async fn serve(settings: BootSettings) -> io::Result<()> {
     let stop = CancellationToken::new();
     let _stop_guard = stop.clone().drop_guard();
-    let proxy_stop = stop.clone();
-    let model_port = settings.model_port;
-    tokio::spawn(async move {
-        if let Err(e) = super::model_proxy::serve(model_port, proxy_stop).await {
-            tracing::error!(error = %e, port = model_port, "model proxy could not start");
-        }
-    });
+    for (port, vsock_port) in [
+        (settings.model_port, ports::MODEL),
+        (GUEST_EGRESS_PORT, ports::EGRESS),
+    ] {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = super::forward::serve(port, vsock_port, stop).await {
+                tracing::error!(error = %e, port, "forwarder could not start");
+            }
+        });
+    }
 
     let mut mounts = Vec::new();
     for share in &settings.shares {

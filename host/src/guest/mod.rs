@@ -5,6 +5,7 @@
 //! The host trusts nothing from the guest: every frame is parsed with the NDJSON line limit, malformed
 //! frames are logged and skipped, and a guest that stops answering only fails the calls waiting on it.
 
+pub mod egress;
 pub mod link;
 pub mod model_proxy;
 pub mod router;

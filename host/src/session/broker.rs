@@ -34,6 +34,25 @@ pub struct PermissionPrompt {
     pub suggestions: Vec<Value>,
 }
 
+/// The `tool_name` of network questions (from the egress proxy, not from a tool call).
+pub const NETWORK_TOOL: &str = "Network";
+
+/// The question when the agent's tools want to reach a host nobody decided about.
+pub fn network_prompt(request_id: &str, host: &str) -> PermissionPrompt {
+    PermissionPrompt {
+        request_id: request_id.to_string(),
+        tool_name: NETWORK_TOOL.to_string(),
+        tool_use_id: None,
+        input: serde_json::json!({"host": host}),
+        summary: format!("Let the agent's tools connect to {host}"),
+        detail: Some(format!(
+            "A command or web fetch in the VM wants to reach {host}. Nothing else on the internet is reachable unless you allow it."
+        )),
+        folder: None,
+        suggestions: Vec::new(),
+    }
+}
+
 /// A person's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "message", rename_all = "snake_case")]

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::broker::{self, PermissionAnswer, PermissionPrompt};
 use super::connection::{AgentConnection, Incoming};
 use super::{set_working, Command, HostInner, SendOptions, SessionEvent, VmState};
 use crate::folders::FolderMap;
+use crate::guest::egress::{EgressEvent, EgressPolicy, EgressProxy, NetworkAnswer};
 use crate::guest::model_proxy::ModelProxy;
 use crate::image;
 use crate::machine::Machine;
@@ -40,6 +41,8 @@ enum Flow {
 struct Live {
     machine: Machine,
     agent: AgentConnection,
+    /// Questions and records from the VM's egress proxy.
+    egress: mpsc::UnboundedReceiver<EgressEvent>,
     status: tokio::sync::watch::Receiver<VmStatus>,
     /// The VM's share of the memory cap, given back when the VM is gone.
     _lease: super::lease::MemoryLease,
@@ -64,6 +67,11 @@ struct Runtime {
     agent_cost_so_far: f64,
     /// The running turn's checkpoint.
     turn_checkpoint: TurnCheckpoint,
+    /// Hosts the person let the agent's tools reach for this session (shared with the egress proxy).
+    net_granted: Arc<std::sync::Mutex<HashSet<String>>>,
+    /// Network questions waiting for the person, by request id: the host, and every connection
+    /// waiting for it (several may ask about the same host at once).
+    net_pending: HashMap<String, (String, Vec<oneshot::Sender<NetworkAnswer>>)>,
 }
 
 /// Where the running turn stands with undo.
@@ -102,6 +110,8 @@ pub(crate) async fn run(
         last_activity: Instant::now(),
         agent_cost_so_far: 0.0,
         turn_checkpoint: TurnCheckpoint::NotYet,
+        net_granted: Arc::default(),
+        net_pending: HashMap::new(),
     };
     let idle = Duration::from_secs(u64::from(rt.host.settings.idle_seconds.max(1)));
     // Commands that arrived while a VM was booting, handled once it is up.
@@ -124,7 +134,8 @@ pub(crate) async fn run(
                 }
             },
             event = from_live(&mut rt.live) => match event {
-                Some(incoming) => rt.on_agent_frame(incoming).await,
+                Some(FromLive::Agent(incoming)) => rt.on_agent_frame(incoming).await,
+                Some(FromLive::Egress(event)) => rt.on_egress(event),
                 None => rt.agent_gone().await,
             },
             _ = tokio::time::sleep(idle_left), if rt.live.is_some() && rt.is_quiet() => {
@@ -138,13 +149,22 @@ pub(crate) async fn run(
     let _ = rt.events.send(SessionEvent::Closed);
 }
 
-/// The next frame from the agent; `None` when its connection closed or the VM ended.
-async fn from_live(live: &mut Option<Live>) -> Option<Incoming> {
+/// What a running VM says.
+enum FromLive {
+    /// A frame from the agent.
+    Agent(Incoming),
+    /// A question or record from the egress proxy.
+    Egress(EgressEvent),
+}
+
+/// The next thing from the VM; `None` when the agent's connection closed or the VM ended.
+async fn from_live(live: &mut Option<Live>) -> Option<FromLive> {
     let Some(live) = live else {
         return std::future::pending().await;
     };
     tokio::select! {
-        incoming = live.agent.next() => incoming,
+        incoming = live.agent.next() => incoming.map(FromLive::Agent),
+        Some(event) = live.egress.recv() => Some(FromLive::Egress(event)),
         _ = live.status.wait_for(VmStatus::is_ended) => None,
     }
 }
@@ -231,6 +251,7 @@ impl Runtime {
             }
             Command::Interrupt => {
                 self.queued.clear();
+                self.withdraw_network_questions();
                 let frame = json!({"type": "control_request", "request_id": format!("interrupt-{}", uuid::Uuid::new_v4()), "request": {"subtype": "interrupt"}});
                 self.send_to_agent(&frame).await;
             }
@@ -320,7 +341,17 @@ impl Runtime {
             step: "starting the virtual machine".into(),
         }));
         let started = Instant::now();
-        let machine = Machine::boot(host.backend.as_ref(), config, proxy)
+        let (egress_tx, egress_rx) = mpsc::unbounded_channel();
+        let policy = EgressPolicy::new(
+            host.settings.network_allow.clone(),
+            host.settings.network_deny.clone(),
+            host.settings.provider_host(),
+            self.net_granted.clone(),
+            egress_tx,
+        );
+        let egress = EgressProxy::new(policy)
+            .map_err(|e| format!("cannot set up the network proxy: {e}"))?;
+        let machine = Machine::boot(host.backend.as_ref(), config, proxy, egress)
             .await
             .map_err(|e| e.to_string())?;
         let boot_ms = started.elapsed().as_millis() as u64;
@@ -357,6 +388,7 @@ impl Runtime {
         self.live = Some(Live {
             machine,
             agent,
+            egress: egress_rx,
             status,
             _lease: lease,
         });
@@ -654,6 +686,10 @@ impl Runtime {
     }
 
     async fn answer(&mut self, request_id: &str, answer: PermissionAnswer) {
+        if self.net_pending.contains_key(request_id) {
+            self.answer_network(request_id, &answer);
+            return;
+        }
         let Some(prompt) = self.pending.remove(request_id) else {
             self.emit(SessionEvent::Error {
                 message: "That question was already answered or withdrawn.".into(),
@@ -677,6 +713,86 @@ impl Runtime {
             .await;
     }
 
+    /// The egress proxy asks about a host, or reports a request.
+    fn on_egress(&mut self, event: EgressEvent) {
+        match event {
+            EgressEvent::Ask { host, reply } => {
+                if let Some((_, waiting)) = self.net_pending.values_mut().find(|(h, _)| *h == host)
+                {
+                    waiting.push(reply);
+                    return;
+                }
+                let request_id = format!("net-{}", uuid::Uuid::new_v4());
+                let prompt = broker::network_prompt(&request_id, &host);
+                self.net_pending
+                    .insert(request_id.clone(), (host, vec![reply]));
+                self.emit(SessionEvent::Permission(prompt));
+            }
+            EgressEvent::Log(request) => {
+                let mut frame = serde_json::to_value(&request).unwrap_or_default();
+                frame["type"] = json!("workroom_network");
+                self.record(Direction::Host, &frame);
+                self.emit(SessionEvent::Frame { frame });
+            }
+        }
+    }
+
+    /// The person answered a network question.
+    fn answer_network(&mut self, request_id: &str, answer: &PermissionAnswer) {
+        let Some((host, waiting)) = self.net_pending.remove(request_id) else {
+            return;
+        };
+        let decision = match answer {
+            PermissionAnswer::AllowOnce => NetworkAnswer::Once,
+            PermissionAnswer::AllowForSession => NetworkAnswer::Session,
+            PermissionAnswer::AlwaysAllow => NetworkAnswer::Always,
+            PermissionAnswer::Deny | PermissionAnswer::DenyWithMessage(_) => NetworkAnswer::Deny,
+        };
+        if matches!(decision, NetworkAnswer::Session | NetworkAnswer::Always) {
+            self.net_granted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(host.clone());
+        }
+        if decision == NetworkAnswer::Always {
+            if let Err(e) = self.save_network_allow(&host) {
+                self.emit(SessionEvent::Error {
+                    message: format!(
+                        "{host} is allowed for this session, but could not be saved for later: {e}"
+                    ),
+                });
+            }
+        }
+        self.record(
+            Direction::Host,
+            &json!({"type": "workroom_permission", "request_id": request_id, "tool_name": broker::NETWORK_TOOL,
+                "host": host, "decision": answer.as_str(), "by": "user"}),
+        );
+        for reply in waiting {
+            let _ = reply.send(decision);
+        }
+    }
+
+    /// Adds `host` to the stored `network_allow` setting.
+    fn save_network_allow(&self, host: &str) -> Result<(), crate::store::StoreError> {
+        let store = &self.host.store;
+        let mut hosts = store
+            .setting(crate::settings::keys::NETWORK_ALLOW)?
+            .map(|v| crate::guest::egress::parse_hosts(&v))
+            .unwrap_or_default();
+        if !hosts.iter().any(|h| h == host) {
+            hosts.push(host.to_string());
+        }
+        store.set_setting(crate::settings::keys::NETWORK_ALLOW, &hosts.join(","))
+    }
+
+    /// Network questions end with the VM or the turn: the connections waiting on them are refused.
+    fn withdraw_network_questions(&mut self) {
+        for (request_id, _) in std::mem::take(&mut self.net_pending) {
+            self.emit(SessionEvent::PermissionWithdrawn { request_id });
+        }
+    }
+
     /// The agent connection or the VM ended without being asked to.
     async fn agent_gone(&mut self) {
         let Some(live) = self.live.take() else { return };
@@ -690,6 +806,7 @@ impl Runtime {
         for request_id in self.pending.drain().map(|(id, _)| id).collect::<Vec<_>>() {
             self.emit(SessionEvent::PermissionWithdrawn { request_id });
         }
+        self.withdraw_network_questions();
         let interrupted = !self.in_flight.is_empty();
         self.in_flight.clear();
         // What the turn changed before the VM died can still be undone.

@@ -45,6 +45,14 @@ const KEYS: &[(&str, &str)] = &[
         keys::CHECKPOINT_SKIP_GIT,
         "true to leave .git folders out of checkpoints",
     ),
+    (
+        keys::NETWORK_ALLOW,
+        "hosts the agent's tools may reach without asking (comma-separated; subdomains included; * for all)",
+    ),
+    (
+        keys::NETWORK_DENY,
+        "hosts the agent's tools may never reach (comma-separated)",
+    ),
 ];
 
 fn known(key: &str) -> anyhow::Result<()> {
@@ -71,7 +79,7 @@ fn validate(key: &str, value: &str) -> anyhow::Result<()> {
                 bail!("base_url must start with http:// or https:// (got {value:?})");
             }
         }
-        keys::MODEL => {}
+        keys::MODEL | keys::NETWORK_ALLOW | keys::NETWORK_DENY => {}
         keys::CHECKPOINT_MAX_MB => {
             if value.parse::<u32>().is_err() {
                 bail!("{key} must be a whole number of MiB, 0 for no cap (got {value:?})");
@@ -165,6 +173,8 @@ fn effective(s: &Settings, key: &str) -> String {
         keys::CHECKPOINT_MAX_DAYS => s.checkpoint_max_days.to_string(),
         keys::CHECKPOINT_MAX_MB => s.checkpoint_max_mb.to_string(),
         keys::CHECKPOINT_SKIP_GIT => s.checkpoint_skip_git.to_string(),
+        keys::NETWORK_ALLOW => s.network_allow.join(","),
+        keys::NETWORK_DENY => s.network_deny.join(","),
         _ => String::new(),
     }
 }

@@ -67,6 +67,7 @@ impl Renderer {
             "system" => self.system(frame),
             "workroom_permission" => self.decision(frame),
             "workroom_vm" => self.vm_record(frame),
+            "workroom_network" => self.network(frame),
             "workroom_unsent" => {
                 self.user_message(frame["text"].as_str().unwrap_or_default());
                 self.failure(&format!(
@@ -387,6 +388,34 @@ impl Renderer {
         self.end_text();
         self.screen
             .line(format!("  {mark} {}", dim().apply_to(what)));
+    }
+
+    /// A request through the egress proxy: every one is shown, allowed or not.
+    fn network(&mut self, frame: &Value) {
+        let allowed = frame["allowed"].as_bool().unwrap_or(false);
+        let target = frame["target"].as_str().unwrap_or("?");
+        let method = frame["method"].as_str().unwrap_or("?");
+        let why = match (allowed, frame["by"].as_str().unwrap_or_default()) {
+            (_, "error") => "allowed, but the server could not be reached",
+            (true, "rule") => "allowed by your network settings",
+            (true, "session") => "allowed for this session",
+            (true, _) => "allowed by you",
+            (false, "provider") => {
+                "refused: the model provider is reachable only by the model proxy"
+            }
+            (false, "rule") => "refused by your network settings",
+            (false, _) => "refused by you",
+        };
+        let mark = if allowed {
+            green().apply_to("↗")
+        } else {
+            red().apply_to("✗")
+        };
+        self.end_text();
+        self.screen.line(format!(
+            "  {mark} {}",
+            dim().apply_to(format!("{method} {target}: {why}"))
+        ));
     }
 
     fn vm_record(&mut self, frame: &Value) {
