@@ -274,6 +274,9 @@ async fn the_guest_reaches_only_the_hosts_the_person_allows_and_every_request_is
     .join(" ");
     let script = json!({"steps": [
         tool("Bash", json!({"command": command, "timeout": 300000})),
+        // WebFetch has no TLS and no network of its own: the same proxy fetches for it.
+        tool("WebFetch", json!({"url": format!("http://127.0.0.2:{allowed}/"), "prompt": "What does it say?"})),
+        tool("WebFetch", json!({"url": format!("http://127.0.0.3:{denied}/"), "prompt": "What does it say?"})),
         {"content": [{"type": "text", "text": "fetched"}]},
     ]});
     let model = FakeModel::start(Script::from_json_str(&script.to_string()).unwrap()).unwrap();
@@ -293,7 +296,7 @@ async fn the_guest_reaches_only_the_hosts_the_person_allows_and_every_request_is
     let mut session = host.open_session(&record.id).unwrap();
     session.send("fetch the pages");
     let mut asked_hosts = Vec::new();
-    let mut shell = String::new();
+    let mut results: Vec<(String, bool)> = Vec::new();
     loop {
         let event = until(&mut session, |e| {
             matches!(e, SessionEvent::Frame { .. } | SessionEvent::Permission(_))
@@ -312,7 +315,10 @@ async fn the_guest_reaches_only_the_hosts_the_person_allows_and_every_request_is
             SessionEvent::Frame { frame } if frame["type"] == "user" => {
                 for block in frame["message"]["content"].as_array().into_iter().flatten() {
                     if block["type"] == "tool_result" {
-                        shell = block["content"].as_str().unwrap_or_default().to_string();
+                        results.push((
+                            block["content"].as_str().unwrap_or_default().to_string(),
+                            block["is_error"].as_bool().unwrap_or(false),
+                        ));
                     }
                 }
             }
@@ -320,7 +326,18 @@ async fn the_guest_reaches_only_the_hosts_the_person_allows_and_every_request_is
             _ => {}
         }
     }
-    eprintln!("{shell}");
+    eprintln!("{results:#?}");
+    let shell = &results[0].0;
+    assert!(
+        results[1].0.contains("page-from-allowed-host") && !results[1].1,
+        "{:?}",
+        results[1]
+    );
+    assert!(
+        results[2].1 && results[2].0.contains("network settings block 127.0.0.3"),
+        "{:?}",
+        results[2]
+    );
     assert_eq!(
         asked_hosts,
         ["127.0.0.4"],
@@ -367,6 +384,8 @@ async fn the_guest_reaches_only_the_hosts_the_person_allows_and_every_request_is
             expect("127.0.0.4", true, "you"),
             expect("127.0.0.1", false, "provider"),
             expect("127.0.0.2", true, "rule"),
+            expect("127.0.0.2", true, "rule"),
+            expect("127.0.0.3", false, "rule"),
         ]
     );
 }

@@ -9,9 +9,11 @@ pub mod context;
 pub mod edit;
 pub mod glob;
 pub mod grep;
+mod html_md;
 pub mod paths;
 pub mod read;
 pub mod todo;
+pub mod web_fetch;
 pub mod write;
 
 #[cfg(test)]
@@ -36,6 +38,7 @@ pub const ALL: &[&str] = &[
     edit::NAME,
     glob::NAME,
     grep::NAME,
+    web_fetch::NAME,
     todo::NAME,
     ask::EXIT_PLAN_NAME,
     ask::QUESTION_NAME,
@@ -118,7 +121,8 @@ impl Toolbox {
             }
         }
         let read_only = match name {
-            "Read" | "Glob" | "Grep" | "TodoWrite" | "BashOutput" => true,
+            // WebFetch changes nothing here; which hosts it may reach is the host's network policy.
+            "Read" | "Glob" | "Grep" | "TodoWrite" | "BashOutput" | "WebFetch" => true,
             "Bash" => input
                 .get("command")
                 .and_then(Value::as_str)
@@ -156,6 +160,7 @@ impl Toolbox {
             edit::NAME => edit::run(&ctx, input).await,
             glob::NAME => glob::run(&ctx, input).await,
             grep::NAME => grep::run(&ctx, input).await,
+            web_fetch::NAME => web_fetch::run(&ctx, input).await,
             todo::NAME => todo::run_with(&self.todos, input),
             ask::EXIT_PLAN_NAME => ask::exit_plan(&input),
             ask::QUESTION_NAME => ask::question(&input),
@@ -174,6 +179,7 @@ fn describe(name: &str) -> (&'static str, Value) {
         edit::NAME => (edit::description(), edit::input_schema()),
         glob::NAME => (glob::description(), glob::input_schema()),
         grep::NAME => (grep::description(), grep::input_schema()),
+        web_fetch::NAME => (web_fetch::description(), web_fetch::input_schema()),
         todo::NAME => (todo::description(), todo::input_schema()),
         ask::EXIT_PLAN_NAME => (ask::exit_plan_description(), ask::exit_plan_schema()),
         ask::QUESTION_NAME => (ask::question_description(), ask::question_schema()),
@@ -198,6 +204,7 @@ pub fn describe_call(ctx: &ToolContext, name: &str, input: &Value) -> String {
             Err(_) => field("file_path").to_string(),
         },
         "Glob" | "Grep" => field("pattern").to_string(),
+        "WebFetch" => field("url").to_string(),
         _ => name.to_string(),
     }
 }
