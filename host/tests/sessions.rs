@@ -609,3 +609,74 @@ async fn over_the_undo_cap_the_message_waits_for_consent_and_the_turn_runs_witho
         Err(workroom_host::session::undo::UndoError::Nothing(_))
     ));
 }
+
+#[tokio::test]
+async fn questions_are_answered_and_an_approved_plan_ends_plan_mode_for_good() {
+    let rig = rig(
+        |folder| {
+            let question = json!({"question": "Which format?", "header": "Format", "multiSelect": false,
+                "options": [{"label": "CSV", "description": "plain"}, {"label": "XLSX", "description": "Excel"}]});
+            json!({"steps": [
+                tool("AskUserQuestion", json!({"questions": [question]})),
+                tool("ExitPlanMode", json!({"plan": "1. Write report.txt"})),
+                tool("Write", json!({"file_path": format!("{folder}/report.txt"), "content": "r"})),
+                say("done"),
+            ]})
+        },
+        &[],
+    );
+    rig.host
+        .store()
+        .update_session(&rig.id, None, None, Some("plan"))
+        .unwrap();
+    let mut session = rig.open();
+    session.send("make a report");
+    let SessionEvent::Permission(question) =
+        until(&mut session, |e| matches!(e, SessionEvent::Permission(_))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(question.tool_name, "AskUserQuestion");
+    assert_eq!(question.detail.as_deref(), Some("Which format?"));
+    session.answer(
+        &question.request_id,
+        PermissionAnswer::Answers([("Which format?".to_string(), "XLSX".to_string())].into()),
+    );
+    let SessionEvent::Permission(plan) =
+        until(&mut session, |e| matches!(e, SessionEvent::Permission(_))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(plan.tool_name, "ExitPlanMode");
+    assert_eq!(plan.detail.as_deref(), Some("1. Write report.txt"));
+    session.answer(
+        &plan.request_id,
+        PermissionAnswer::ApprovePlan("acceptEdits".into()),
+    );
+    // In acceptEdits the Write needs no question; the turn ends.
+    let end = until(&mut session, |e| {
+        is_result(e) || matches!(e, SessionEvent::Permission(_))
+    })
+    .await;
+    assert!(
+        is_result(&end),
+        "the Write asked although the plan was approved with edits: {end:?}"
+    );
+    session.close().await;
+    assert_eq!(
+        std::fs::read_to_string(rig.folder.join("report.txt")).unwrap(),
+        "r"
+    );
+    let last = rig.model.requests().into_iter().last().unwrap();
+    let body = last.body.to_string();
+    assert!(
+        body.contains("\\\"Which format?\\\"=\\\"XLSX\\\""),
+        "{body}"
+    );
+    assert!(body.contains("approved your plan"), "{body}");
+    // The mode the plan was approved with is the session's from now on.
+    assert_eq!(
+        rig.host.store().session(&rig.id).unwrap().permission_mode,
+        "acceptEdits"
+    );
+}

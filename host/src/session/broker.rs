@@ -67,6 +67,11 @@ pub enum PermissionAnswer {
     Deny,
     /// Do not run it, and tell the agent why.
     DenyWithMessage(String),
+    /// The answers to an `AskUserQuestion` (question text → chosen label or the person's words).
+    Answers(std::collections::BTreeMap<String, String>),
+    /// Approve an `ExitPlanMode` plan; planning ends and the session goes on in this mode
+    /// (`default` or `acceptEdits`).
+    ApprovePlan(String),
 }
 
 impl PermissionAnswer {
@@ -78,7 +83,14 @@ impl PermissionAnswer {
             Self::AlwaysAllow => "always_allow",
             Self::Deny => "deny",
             Self::DenyWithMessage(_) => "deny_with_message",
+            Self::Answers(_) => "answers",
+            Self::ApprovePlan(_) => "approve_plan",
         }
+    }
+
+    /// Whether the tool runs.
+    pub fn allows(&self) -> bool {
+        !matches!(self, Self::Deny | Self::DenyWithMessage(_))
     }
 }
 
@@ -259,6 +271,26 @@ pub fn response(prompt: &PermissionPrompt, answer: &PermissionAnswer) -> Value {
         }
         PermissionAnswer::Deny => {
             json!({"behavior": "deny", "message": "The user denied this action."})
+        }
+        PermissionAnswer::Answers(answers) => {
+            // As Claude Code's own prompt does: the original input plus the answers.
+            let mut input = prompt.input.clone();
+            if let Some(object) = input.as_object_mut() {
+                object.insert("answers".into(), json!(answers));
+            }
+            json!({"behavior": "allow", "updatedInput": input})
+        }
+        PermissionAnswer::ApprovePlan(mode) => {
+            let mode = if mode == "acceptEdits" {
+                "acceptEdits"
+            } else {
+                "default"
+            };
+            json!({
+                "behavior": "allow",
+                "updatedInput": prompt.input,
+                "updatedPermissions": [{"type": "setMode", "mode": mode, "destination": "session"}],
+            })
         }
         PermissionAnswer::DenyWithMessage(message) => json!({
             "behavior": "deny",

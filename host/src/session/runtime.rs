@@ -478,6 +478,22 @@ impl Runtime {
                     }
                 }
             }
+            // The agent changed its mode itself (an approved plan ends plan mode): keep it, so the
+            // next VM's agent starts in it too.
+            "system" if frame["subtype"] == "status" => {
+                if let Some(mode) = frame["permissionMode"].as_str() {
+                    if mode != self.record.permission_mode {
+                        self.record.permission_mode = mode.to_string();
+                        if let Err(e) =
+                            self.host
+                                .store
+                                .update_session(&self.record.id, None, None, Some(mode))
+                        {
+                            tracing::warn!(error = %e, "the new permission mode was not saved");
+                        }
+                    }
+                }
+            }
             "control_request" => {
                 self.agent_request(&frame).await;
                 return;
@@ -743,7 +759,9 @@ impl Runtime {
             return;
         };
         let decision = match answer {
-            PermissionAnswer::AllowOnce => NetworkAnswer::Once,
+            PermissionAnswer::AllowOnce
+            | PermissionAnswer::Answers(_)
+            | PermissionAnswer::ApprovePlan(_) => NetworkAnswer::Once,
             PermissionAnswer::AllowForSession => NetworkAnswer::Session,
             PermissionAnswer::AlwaysAllow => NetworkAnswer::Always,
             PermissionAnswer::Deny | PermissionAnswer::DenyWithMessage(_) => NetworkAnswer::Deny,

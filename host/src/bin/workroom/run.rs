@@ -153,6 +153,9 @@ struct Asking {
     prompt: PermissionPrompt,
     /// `m` was pressed: the next line is the message for the agent.
     want_message: bool,
+    /// An `AskUserQuestion`: its questions, answered one line each, and the answers so far.
+    questions: Vec<prompt::Question>,
+    answers: std::collections::BTreeMap<String, String>,
 }
 
 struct Chat {
@@ -279,12 +282,33 @@ impl Chat {
         if self.asking.is_none() {
             if let Some(prompt) = self.questions.pop_front() {
                 input::discard_typed_ahead();
+                let questions = if prompt.tool_name == "AskUserQuestion" {
+                    prompt::questions(&prompt.input)
+                } else {
+                    Vec::new()
+                };
+                if let Some(first) = questions.first() {
+                    let total = questions.len();
+                    if let Some(r) = self.renderer() {
+                        prompt::ask_question(&mut r.screen, first, 0, total);
+                    }
+                    self.asking = Some(Asking {
+                        prompt,
+                        want_message: false,
+                        questions,
+                        answers: Default::default(),
+                    });
+                    self.want_line();
+                    return;
+                }
                 if let Some(r) = self.renderer() {
                     prompt::ask(&mut r.screen, &prompt);
                 }
                 self.asking = Some(Asking {
                     prompt,
                     want_message: false,
+                    questions,
+                    answers: Default::default(),
                 });
                 self.input.want(Want::Key);
                 return;
@@ -528,12 +552,7 @@ impl Chat {
         let Some(asking) = self.asking.take() else {
             return;
         };
-        let allowed = matches!(
-            answer,
-            PermissionAnswer::AllowOnce
-                | PermissionAnswer::AllowForSession
-                | PermissionAnswer::AlwaysAllow
-        );
+        let allowed = answer.allows();
         if let Some(r) = self.renderer() {
             prompt::echo(&mut r.screen, &answer);
             r.tool_allowed(asking.prompt.tool_use_id.as_deref());
@@ -559,6 +578,14 @@ impl Chat {
                 }
                 if self.turn.is_some() {
                     input::set_echo(false);
+                }
+                if self
+                    .asking
+                    .as_ref()
+                    .is_some_and(|a| !a.questions.is_empty())
+                {
+                    self.on_question_line(line);
+                    return;
                 }
                 if let Some(asking) = &self.asking {
                     if asking.want_message {
@@ -603,6 +630,43 @@ impl Chat {
         }
     }
 
+    /// One typed answer to the current question of an `AskUserQuestion`; the last one sends them.
+    fn on_question_line(&mut self, line: Option<String>) {
+        let Some(asking) = &mut self.asking else {
+            return;
+        };
+        let index = asking.answers.len();
+        let Some(question) = asking.questions.get(index).cloned() else {
+            return;
+        };
+        let Some(answer) = line
+            .as_deref()
+            .and_then(|l| prompt::answer_of(&question, l))
+        else {
+            // An empty line (or no more input) skips the questions: the agent goes on without.
+            if line.is_none() {
+                self.input_ended = true;
+            }
+            self.answer(PermissionAnswer::Deny);
+            return;
+        };
+        asking.answers.insert(question.text.clone(), answer);
+        let next = asking.questions.get(index + 1).cloned();
+        let total = asking.questions.len();
+        match next {
+            Some(next) => {
+                if let Some(r) = self.renderer() {
+                    prompt::ask_question(&mut r.screen, &next, index + 1, total);
+                }
+                self.want_line();
+            }
+            None => {
+                let answers = std::mem::take(&mut asking.answers);
+                self.answer(PermissionAnswer::Answers(answers));
+            }
+        }
+    }
+
     fn on_key(&mut self, key: Key) {
         let Some(asking) = &mut self.asking else {
             return;
@@ -610,8 +674,9 @@ impl Chat {
         if asking.want_message {
             return;
         }
+        let tool = asking.prompt.tool_name.clone();
         match key {
-            Key::Char(c) => match prompt::choice(c) {
+            Key::Char(c) => match prompt::choice(&tool, c) {
                 Choice::Answer(answer) => self.answer(answer),
                 Choice::DenyWithMessage => {
                     if let Some(asking) = &mut self.asking {
@@ -627,7 +692,7 @@ impl Chat {
                 Choice::Unknown => {
                     if let Some(r) = self.renderer() {
                         r.screen.end_line();
-                        prompt::ask_again(&mut r.screen);
+                        prompt::ask_again(&mut r.screen, &tool);
                     }
                     self.input.want(Want::Key);
                 }
