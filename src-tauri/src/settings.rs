@@ -38,6 +38,10 @@ pub struct AppSettings {
     pub checkpoint_max_mb: u32,
     /// Leave `.git` folders out of checkpoints.
     pub checkpoint_skip_git: bool,
+    /// Hosts the agent's tools reach without asking (with their subdomains; `*` for all).
+    pub network_allow: Vec<String>,
+    /// Hosts they never reach.
+    pub network_deny: Vec<String>,
 }
 
 /// A partial update from the page; absent fields stay as they are.
@@ -55,6 +59,8 @@ pub struct SettingsChanges {
     checkpoint_max_days: Option<u32>,
     checkpoint_max_mb: Option<u32>,
     checkpoint_skip_git: Option<bool>,
+    network_allow: Option<Vec<String>>,
+    network_deny: Option<Vec<String>>,
 }
 
 /// A field that is present (possibly `null`) becomes `Some(..)`.
@@ -84,6 +90,8 @@ pub fn read(store: &Store, settings: &Settings) -> CommandResult<AppSettings> {
         checkpoint_max_days: settings.checkpoint_max_days,
         checkpoint_max_mb: settings.checkpoint_max_mb,
         checkpoint_skip_git: settings.checkpoint_skip_git,
+        network_allow: settings.network_allow.clone(),
+        network_deny: settings.network_deny.clone(),
     })
 }
 
@@ -144,6 +152,14 @@ pub fn write(store: &Store, changes: SettingsChanges) -> CommandResult<()> {
     if let Some(skip) = changes.checkpoint_skip_git {
         writes.push((keys::CHECKPOINT_SKIP_GIT, skip.to_string()));
     }
+    for (key, hosts) in [
+        (keys::NETWORK_ALLOW, changes.network_allow),
+        (keys::NETWORK_DENY, changes.network_deny),
+    ] {
+        if let Some(hosts) = hosts {
+            writes.push((key, host_list(&hosts)?));
+        }
+    }
     for (key, value) in writes {
         store.set_setting(key, &value)?;
     }
@@ -151,6 +167,29 @@ pub fn write(store: &Store, changes: SettingsChanges) -> CommandResult<()> {
         store.remove_setting(key)?;
     }
     Ok(())
+}
+
+/// Hosts as stored: lowercase, comma-separated; each a name, an address or `*`.
+fn host_list(hosts: &[String]) -> CommandResult<String> {
+    let mut out = Vec::new();
+    for host in hosts {
+        let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+        if host.is_empty() {
+            continue;
+        }
+        let valid = host == "*"
+            || host
+                .trim_start_matches("*.")
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !valid {
+            return Err(CommandError::invalid(format!(
+                "{host:?} is not a host name (write it like example.com, without http:// or a path)"
+            )));
+        }
+        out.push(host);
+    }
+    Ok(out.join(","))
 }
 
 /// Which kind of model service, on the wire.
@@ -283,7 +322,8 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let changes: SettingsChanges = serde_json::from_value(serde_json::json!({
             "default_permission_mode": "acceptEdits", "vm_cpus": 2, "idle_minutes": 5, "model": "claude-x",
-            "checkpoint_max_mb": 0, "checkpoint_skip_git": true
+            "checkpoint_max_mb": 0, "checkpoint_skip_git": true,
+            "network_allow": ["PyPI.org", " github.com "], "network_deny": []
         }))
         .unwrap();
         write(&store, changes).unwrap();
@@ -301,7 +341,16 @@ mod tests {
                 checkpoint_max_days: 30,
                 checkpoint_max_mb: 0,
                 checkpoint_skip_git: true,
+                network_allow: vec!["pypi.org".into(), "github.com".into()],
+                network_deny: vec![],
             }
+        );
+        let url: SettingsChanges =
+            serde_json::from_value(serde_json::json!({"network_deny": ["https://evil.example/x"]}))
+                .unwrap();
+        assert_eq!(
+            write(&store, url).unwrap_err().code,
+            crate::error::ErrorCode::InvalidInput
         );
         assert_eq!(
             settings.snapshot_options().max_new_bytes,
