@@ -5,10 +5,12 @@
 //! - [`turn`]: one turn of the agent loop, from a user message to its `result`.
 //! - [`model`]: the Anthropic and OpenAI-compatible streaming clients, retries, prices.
 //! - [`permissions`]: modes, rules and the decision for each tool call; [`hooks`]: client hooks.
-//! - [`tools`]: Bash, Read, Write, Edit, Glob, Grep, TodoWrite.
+//! - [`tools`]: Bash, Read, Write, Edit, Glob, Grep, WebFetch, TodoWrite, Task, ExitPlanMode,
+//!   AskUserQuestion; [`agents`]: the sub-agent types `Task` can start.
 //! - [`compact`]: summarising old turns when the context fills up.
 //! - `vm`: PID 1 duties inside the guest VM (Linux only).
 
+pub mod agents;
 pub mod bash_syntax;
 pub mod cli;
 pub mod compact;

@@ -21,6 +21,7 @@ use workroom_protocol::frame::{
 };
 use workroom_protocol::Frame;
 
+use crate::agents::AgentDef;
 use crate::compact;
 use crate::hooks::{HookPermission, HookVerdict};
 use crate::model::{pricing, retry, ModelError};
@@ -40,6 +41,9 @@ pub async fn run(
     let tools = all_tools(s).await;
     let mut turn = Turn {
         s,
+        parent: None,
+        system_prompt: None,
+        model: None,
         tools,
         cancel,
         started: Instant::now(),
@@ -69,7 +73,7 @@ pub async fn run(
             if !submit.additional_context.is_empty() {
                 blocks.push(ContentBlock::text(reminder(&submit.additional_context)));
             }
-            push_user(s, history, blocks).await;
+            push_user(s, history, blocks, true).await;
             turn.agent_loop(history).await
         }
     };
@@ -105,6 +109,13 @@ enum End {
 
 struct Turn<'a> {
     s: &'a Session,
+    /// For a sub-agent: the `Task` call it runs for. Its frames carry it as `parent_tool_use_id`,
+    /// and its messages stay out of the session's transcript.
+    parent: Option<String>,
+    /// A sub-agent's system prompt (the session's otherwise).
+    system_prompt: Option<String>,
+    /// A sub-agent's model (the session's otherwise).
+    model: Option<String>,
     /// Tools offered this turn (built-ins and MCP tools).
     tools: Vec<ToolDefinition>,
     cancel: CancellationToken,
@@ -132,17 +143,44 @@ enum StreamFailure {
 }
 
 impl Turn<'_> {
+    /// Emits a frame, tagged with the parent `Task` call for a sub-agent.
+    async fn emit(&self, mut frame: Frame) {
+        if let Some(parent) = &self.parent {
+            match &mut frame {
+                Frame::Assistant(f) => f.parent_tool_use_id = Some(parent.clone()),
+                Frame::User(f) => f.parent_tool_use_id = Some(parent.clone()),
+                Frame::StreamEvent(f) => f.parent_tool_use_id = Some(parent.clone()),
+                _ => {}
+            }
+        }
+        self.s.emit(&frame).await;
+    }
+
+    /// Appends user content to the history (and, for the main agent, to the transcript).
+    async fn push_user(&self, history: &mut Vec<Message>, blocks: Vec<ContentBlock>) {
+        push_user(self.s, history, blocks, self.parent.is_none()).await;
+    }
+
     async fn agent_loop(&mut self, history: &mut Vec<Message>) -> End {
         let mut stop_hook_active = false;
         loop {
             if self.cancel.is_cancelled() {
                 return self.interrupted_streaming(history).await;
             }
-            if let Err(e) = compact::maybe_compact(self.s, history, &self.cancel).await {
-                tracing::warn!(error = %e, "compaction failed; continuing with the full history");
+            // A sub-agent's context is short-lived; only the session's own is compacted.
+            if self.parent.is_none() {
+                if let Err(e) = compact::maybe_compact(self.s, history, &self.cancel).await {
+                    tracing::warn!(error = %e, "compaction failed; continuing with the full history");
+                }
             }
             self.requests += 1;
-            let request = build_request(self.s, history, &self.tools);
+            let mut request = build_request(self.s, history, &self.tools);
+            if let Some(prompt) = &self.system_prompt {
+                request.system[0].text = prompt.clone();
+            }
+            if let Some(model) = &self.model {
+                request.model = model.clone();
+            }
             let reply = match self.request_with_retries(&request).await {
                 Ok(reply) => reply,
                 Err(StreamFailure::Interrupted) => {
@@ -180,12 +218,15 @@ impl Turn<'_> {
                 role: Role::Assistant,
                 content: MessageContent::Blocks(reply.message.content.clone()),
             };
-            self.s.transcript.append(&assistant).await;
+            if self.parent.is_none() {
+                self.s.transcript.append(&assistant).await;
+            }
             history.push(assistant);
             if calls.is_empty() {
                 match self.stop_hook_feedback(&mut stop_hook_active).await {
                     Some(feedback) => {
-                        push_user(self.s, history, vec![ContentBlock::text(feedback)]).await;
+                        self.push_user(history, vec![ContentBlock::text(feedback)])
+                            .await;
                         continue;
                     }
                     None => return End::Completed,
@@ -200,7 +241,7 @@ impl Turn<'_> {
                             error_result(&c.id, "Not run: the maximum number of turns was reached.")
                         })
                         .collect();
-                    push_user(self.s, history, results).await;
+                    self.push_user(history, results).await;
                     return End::MaxTurns(max);
                 }
             }
@@ -208,12 +249,11 @@ impl Turn<'_> {
             let mut blocks = outcome.results;
             if outcome.interrupted {
                 let marker = ContentBlock::text("[Request interrupted by user for tool use]");
-                self.s
-                    .emit(&frames::user(&self.s.id, vec![marker.clone()], None))
+                self.emit(frames::user(&self.s.id, vec![marker.clone()], None))
                     .await;
                 blocks.push(marker);
             }
-            push_user(self.s, history, blocks).await;
+            self.push_user(history, blocks).await;
             if outcome.interrupted {
                 return End::InterruptedTools;
             }
@@ -225,10 +265,9 @@ impl Turn<'_> {
 
     async fn interrupted_streaming(&mut self, history: &mut Vec<Message>) -> End {
         let marker = ContentBlock::text("[Request interrupted by user]");
-        self.s
-            .emit(&frames::user(&self.s.id, vec![marker.clone()], None))
+        self.emit(frames::user(&self.s.id, vec![marker.clone()], None))
             .await;
-        push_user(self.s, history, vec![marker]).await;
+        self.push_user(history, vec![marker]).await;
         End::InterruptedStreaming
     }
 
@@ -333,15 +372,14 @@ impl Turn<'_> {
         if let Some(id) = acc.message.as_ref().map(|m| m.id.clone()) {
             extra.insert("api_message_id".into(), Value::String(id));
         }
-        self.s
-            .emit(&Frame::StreamEvent(StreamEventFrame {
-                event,
-                session_id: self.s.id.clone(),
-                parent_tool_use_id: None,
-                uuid: frames::uuid(),
-                extra,
-            }))
-            .await;
+        self.emit(Frame::StreamEvent(StreamEventFrame {
+            event,
+            session_id: self.s.id.clone(),
+            parent_tool_use_id: None,
+            uuid: frames::uuid(),
+            extra,
+        }))
+        .await;
     }
 
     /// On interrupt mid-stream, close the partial message for clients that render stream events.
@@ -373,15 +411,14 @@ impl Turn<'_> {
         message.stop_reason = None;
         let mut extra = Map::new();
         extra.insert("timestamp".into(), Value::String(frames::timestamp()));
-        self.s
-            .emit(&Frame::Assistant(AssistantFrame {
-                message,
-                parent_tool_use_id: None,
-                session_id: self.s.id.clone(),
-                uuid: frames::uuid(),
-                extra,
-            }))
-            .await;
+        self.emit(Frame::Assistant(AssistantFrame {
+            message,
+            parent_tool_use_id: None,
+            session_id: self.s.id.clone(),
+            uuid: frames::uuid(),
+            extra,
+        }))
+        .await;
     }
 
     /// A synthetic assistant message saying what went wrong, as Claude Code emits.
@@ -392,25 +429,90 @@ impl Turn<'_> {
         if let Some(status) = e.status() {
             extra.insert("api_error_status".into(), json!(status));
         }
-        self.s
-            .emit(&Frame::Assistant(AssistantFrame {
-                message: AssistantMessage {
-                    id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
-                    kind: "message".into(),
-                    role: Role::Assistant,
-                    model: "<synthetic>".into(),
-                    content: vec![ContentBlock::text(e.to_string())],
-                    stop_reason: Some("stop_sequence".into()),
-                    stop_sequence: None,
-                    usage: Usage::default(),
-                    extra: Map::new(),
-                },
-                parent_tool_use_id: None,
-                session_id: self.s.id.clone(),
-                uuid: frames::uuid(),
-                extra,
-            }))
-            .await;
+        self.emit(Frame::Assistant(AssistantFrame {
+            message: AssistantMessage {
+                id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+                kind: "message".into(),
+                role: Role::Assistant,
+                model: "<synthetic>".into(),
+                content: vec![ContentBlock::text(e.to_string())],
+                stop_reason: Some("stop_sequence".into()),
+                stop_sequence: None,
+                usage: Usage::default(),
+                extra: Map::new(),
+            },
+            parent_tool_use_id: None,
+            session_id: self.s.id.clone(),
+            uuid: frames::uuid(),
+            extra,
+        }))
+        .await;
+    }
+
+    /// Runs every `Task` call of a reply at once, each as a sub-agent with its own context, and
+    /// returns their outputs (with the permission record) by call id.
+    async fn run_subagents(
+        &mut self,
+        calls: &[ToolUseBlock],
+        bad_inputs: &HashMap<String, String>,
+    ) -> HashMap<String, (ToolOutput, Value)> {
+        let tasks: Vec<&ToolUseBlock> = calls
+            .iter()
+            .filter(|c| is_task(&c.name) && !bad_inputs.contains_key(&c.id))
+            .collect();
+        // Sub-agents have no Task tool: one level, as in Claude Code.
+        if tasks.is_empty() || self.parent.is_some() {
+            return HashMap::new();
+        }
+        let (agents, decisions): (Vec<AgentDef>, Vec<Decision>) = {
+            let Ok(live) = self.s.live.lock() else {
+                return HashMap::new();
+            };
+            let agents = crate::agents::available(self.s.toolbox.context().cwd(), &live.agents);
+            let decisions = tasks
+                .iter()
+                .map(|c| {
+                    permissions::decide(
+                        live.mode,
+                        &live.rules,
+                        &self.s.toolbox.facts(tools::task::NAME, &c.input),
+                    )
+                })
+                .collect();
+            (agents, decisions)
+        };
+        let mut done = HashMap::new();
+        let mut runs = Vec::new();
+        for (call, decision) in tasks.into_iter().zip(decisions) {
+            match decision {
+                Decision::Deny { message } => {
+                    self.denials.push(PermissionDenial {
+                        tool_name: call.name.clone(),
+                        tool_use_id: call.id.clone(),
+                        tool_input: call.input.clone(),
+                    });
+                    let meta = json!([{"id": call.id, "permission_decision": {"decision": "reject", "source": "config"}}]);
+                    done.insert(call.id.clone(), (ToolOutput::error(message), meta));
+                }
+                _ => runs.push(call),
+            }
+        }
+        let outputs = futures_util::future::join_all(runs.iter().map(|call| {
+            run_subagent(
+                self.s,
+                call,
+                self.cancel.child_token(),
+                &self.tools,
+                &agents,
+            )
+        }))
+        .await;
+        for (call, (out, usage)) in runs.into_iter().zip(outputs) {
+            self.usage.add(&usage);
+            let meta = json!([{"id": call.id, "permission_decision": {"decision": "accept", "source": "readOnly"}}]);
+            done.insert(call.id.clone(), (out, meta));
+        }
+        done
     }
 
     async fn run_tools(
@@ -419,7 +521,14 @@ impl Turn<'_> {
         bad_inputs: &HashMap<String, String>,
     ) -> ToolsOutcome {
         let mut outcome = ToolsOutcome::default();
+        let mut delegated = self.run_subagents(calls, bad_inputs).await;
         for call in calls {
+            // Sub-agents already ran (together); their results keep the calls' order.
+            if let Some((out, meta)) = delegated.remove(&call.id) {
+                let result = self.emit_result(&call.id, &out, &[], Some(meta)).await;
+                outcome.results.push(result);
+                continue;
+            }
             if outcome.interrupted || self.cancel.is_cancelled() {
                 outcome.interrupted = true;
                 outcome.results.push(error_result(
@@ -677,7 +786,8 @@ impl Turn<'_> {
     /// cannot keep a turn alive forever.
     async fn stop_hook_feedback(&mut self, active: &mut bool) -> Option<String> {
         const MAX_CONTINUATIONS: usize = 8;
-        if self.stop_continued >= MAX_CONTINUATIONS {
+        // Stop hooks are about the session's turn, not a sub-agent's.
+        if self.stop_continued >= MAX_CONTINUATIONS || self.parent.is_some() {
             return None;
         }
         let verdict = self
@@ -778,7 +888,7 @@ impl Turn<'_> {
         if let (Frame::User(user), Some(meta)) = (&mut frame, meta) {
             user.extra.insert("tool_result_meta".into(), meta);
         }
-        self.s.emit(&frame).await;
+        self.emit(frame).await;
         block
     }
 
@@ -871,6 +981,125 @@ impl Turn<'_> {
     }
 }
 
+fn is_task(name: &str) -> bool {
+    name == tools::task::NAME || name == tools::task::ALIAS
+}
+
+/// A boxed future: a sub-agent's loop is the same function as the one that starts it, so the
+/// recursion needs one box with a named type.
+type SubagentRun<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (ToolOutput, Usage)> + Send + 'a>>;
+
+/// Runs one sub-agent to the end: its own history (the prompt), its own system prompt and tools,
+/// the session's permission flow; cancelled with the turn. Returns its output and usage.
+fn run_subagent<'a>(
+    s: &'a Session,
+    call: &'a ToolUseBlock,
+    cancel: CancellationToken,
+    parent_tools: &'a [ToolDefinition],
+    agents: &'a [AgentDef],
+) -> SubagentRun<'a> {
+    Box::pin(subagent(s, call, cancel, parent_tools, agents))
+}
+
+async fn subagent(
+    s: &Session,
+    call: &ToolUseBlock,
+    cancel: CancellationToken,
+    parent_tools: &[ToolDefinition],
+    agents: &[AgentDef],
+) -> (ToolOutput, Usage) {
+    let started = Instant::now();
+    let prompt = call.input["prompt"].as_str().unwrap_or_default().trim();
+    if prompt.is_empty() {
+        return (
+            ToolOutput::error("Task needs a `prompt`: the whole task for the sub-agent."),
+            Usage::default(),
+        );
+    }
+    let kind = call.input["subagent_type"]
+        .as_str()
+        .filter(|k| !k.is_empty())
+        .unwrap_or(crate::agents::GENERAL);
+    let Some(def) = agents.iter().find(|a| a.name == kind) else {
+        let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
+        return (
+            ToolOutput::error(format!(
+                "Agent type '{kind}' not found. Available agents: {}",
+                names.join(", ")
+            )),
+            Usage::default(),
+        );
+    };
+    let tools: Vec<ToolDefinition> = parent_tools
+        .iter()
+        .filter(|t| !is_task(&t.name))
+        .filter(|t| {
+            def.tools
+                .as_ref()
+                .is_none_or(|only| only.contains(&t.name))
+        })
+        .cloned()
+        .collect();
+    let system_prompt = format!("{}\n\n{}", def.prompt, s.config.system_prompt);
+    let mut turn = Turn {
+        s,
+        parent: Some(call.id.clone()),
+        system_prompt: Some(system_prompt),
+        model: def.model.clone(),
+        tools,
+        cancel,
+        started,
+        stop_continued: 0,
+        api_time: Duration::ZERO,
+        requests: 0,
+        usage: Usage::default(),
+        denials: Vec::new(),
+        last_text: String::new(),
+        stop_reason: None,
+    };
+    let first = ContentBlock::text(prompt);
+    turn.emit(frames::user(&s.id, vec![first.clone()], None))
+        .await;
+    let mut history = vec![Message {
+        role: Role::User,
+        content: MessageContent::Blocks(vec![first]),
+    }];
+    let end = turn.agent_loop(&mut history).await;
+    let tool_uses = history
+        .iter()
+        .filter(|m| m.role == Role::Assistant)
+        .flat_map(|m| m.content.clone().into_blocks())
+        .filter(|b| matches!(b, ContentBlock::ToolUse(_)))
+        .count();
+    let usage = turn.usage.clone();
+    let text = turn.last_text.clone();
+    let structured = json!({
+        "status": "completed",
+        "agentId": call.id,
+        "content": [{"type": "text", "text": text}],
+        "totalToolUseCount": tool_uses,
+        "totalDurationMs": started.elapsed().as_millis() as u64,
+        "totalTokens": usage.input_tokens + usage.output_tokens,
+        "usage": usage,
+        "prompt": prompt,
+    });
+    let out = match end {
+        End::Completed | End::Stopped(_) | End::MaxTurns(_) if !text.is_empty() => {
+            ToolOutput::ok(text, structured)
+        }
+        End::Completed | End::Stopped(_) | End::MaxTurns(_) => {
+            ToolOutput::ok("The sub-agent finished without a report.", structured)
+        }
+        End::InterruptedStreaming | End::InterruptedTools => {
+            ToolOutput::error("The sub-agent was interrupted by the user.")
+        }
+        End::Api(e) => ToolOutput::error(format!("The sub-agent stopped: {e}")),
+        End::PromptBlocked(reason) => ToolOutput::error(reason),
+    };
+    (out, usage)
+}
+
 #[derive(Default)]
 struct ToolsOutcome {
     results: Vec<ContentBlock>,
@@ -881,6 +1110,12 @@ struct ToolsOutcome {
 /// Every tool offered this turn: the built-ins, then the client's MCP tools.
 pub async fn all_tools(s: &Session) -> Vec<ToolDefinition> {
     let mut tools = s.toolbox.definitions();
+    // The sub-agent types depend on the folder and the client: describe them as of now.
+    if let Some(task) = tools.iter_mut().find(|t| is_task(&t.name)) {
+        let client = s.live.lock().map(|l| l.agents.clone()).unwrap_or_default();
+        let agents = crate::agents::available(s.toolbox.context().cwd(), &client);
+        task.description = tools::task::description_with(&agents);
+    }
     tools.extend(s.mcp.definitions().await);
     tools
 }
@@ -936,7 +1171,12 @@ fn model_usage(by_model: &BTreeMap<String, (Usage, f64)>, max_output: u32) -> Va
 }
 
 /// Appends user content, merging with a trailing user message so roles keep alternating.
-async fn push_user(s: &Session, history: &mut Vec<Message>, blocks: Vec<ContentBlock>) {
+async fn push_user(
+    s: &Session,
+    history: &mut Vec<Message>,
+    blocks: Vec<ContentBlock>,
+    record: bool,
+) {
     if blocks.is_empty() {
         return;
     }
@@ -944,7 +1184,9 @@ async fn push_user(s: &Session, history: &mut Vec<Message>, blocks: Vec<ContentB
         role: Role::User,
         content: MessageContent::Blocks(blocks),
     };
-    s.transcript.append(&message).await;
+    if record {
+        s.transcript.append(&message).await;
+    }
     match history.last_mut() {
         Some(last) if last.role == Role::User => {
             let mut merged =

@@ -46,6 +46,8 @@ pub struct Live {
     pub rules: RuleSet,
     /// Hooks registered in `initialize`.
     pub hooks: Hooks,
+    /// Sub-agent types the client defined in `initialize`.
+    pub agents: Vec<crate::agents::AgentDef>,
 }
 
 /// Cumulative accounting.
@@ -156,6 +158,7 @@ impl Session {
             model: config.model.clone(),
             rules,
             hooks: Hooks::default(),
+            agents: Vec::new(),
         };
         Ok((
             Self {
@@ -396,6 +399,9 @@ async fn answer_control(session: &Session, frame: ControlRequestFrame) {
         ControlRequest::Initialize(init) => {
             if let Ok(mut live) = session.live.lock() {
                 live.hooks = Hooks::new(init.hooks.clone());
+                if let Some(agents) = &init.agents {
+                    live.agents = crate::agents::from_initialize(agents);
+                }
             }
             Ok(initialize_response(session, init.hooks.is_some()))
         }

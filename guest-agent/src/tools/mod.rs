@@ -12,6 +12,7 @@ pub mod grep;
 mod html_md;
 pub mod paths;
 pub mod read;
+pub mod task;
 pub mod todo;
 pub mod web_fetch;
 pub mod write;
@@ -40,6 +41,7 @@ pub const ALL: &[&str] = &[
     grep::NAME,
     web_fetch::NAME,
     todo::NAME,
+    task::NAME,
     ask::EXIT_PLAN_NAME,
     ask::QUESTION_NAME,
 ];
@@ -60,8 +62,8 @@ impl Toolbox {
         let enabled = ALL
             .iter()
             .copied()
-            .filter(|name| only.is_none_or(|only| only.iter().any(|o| o == name)))
-            .filter(|name| !disallowed.iter().any(|d| d == name))
+            .filter(|name| only.is_none_or(|only| only.iter().any(|o| same_tool(o, name))))
+            .filter(|name| !disallowed.iter().any(|d| same_tool(d, name)))
             .collect();
         Self {
             ctx,
@@ -122,7 +124,9 @@ impl Toolbox {
         }
         let read_only = match name {
             // WebFetch changes nothing here; which hosts it may reach is the host's network policy.
-            "Read" | "Glob" | "Grep" | "TodoWrite" | "BashOutput" | "WebFetch" => true,
+            // A sub-agent's own tool calls go through permissions one by one.
+            "Read" | "Glob" | "Grep" | "TodoWrite" | "BashOutput" | "WebFetch" | "Task"
+            | "Agent" => true,
             "Bash" => input
                 .get("command")
                 .and_then(Value::as_str)
@@ -164,9 +168,18 @@ impl Toolbox {
             todo::NAME => todo::run_with(&self.todos, input),
             ask::EXIT_PLAN_NAME => ask::exit_plan(&input),
             ask::QUESTION_NAME => ask::question(&input),
+            // Sub-agents run in the turn loop, which owns the model client.
+            task::NAME | task::ALIAS => {
+                ToolOutput::error("Task runs in the agent loop, not as a plain tool.")
+            }
             other => ToolOutput::error(format!("No such tool available: {other}")),
         }
     }
+}
+
+/// Whether a name from `--tools`/`--disallowedTools` means `tool` (`Agent` is `Task`'s new name).
+fn same_tool(given: &str, tool: &str) -> bool {
+    given == tool || (given == task::ALIAS && tool == task::NAME)
 }
 
 fn describe(name: &str) -> (&'static str, Value) {
@@ -182,6 +195,7 @@ fn describe(name: &str) -> (&'static str, Value) {
         web_fetch::NAME => (web_fetch::description(), web_fetch::input_schema()),
         todo::NAME => (todo::description(), todo::input_schema()),
         ask::EXIT_PLAN_NAME => (ask::exit_plan_description(), ask::exit_plan_schema()),
+        task::NAME => (task::description(), task::input_schema()),
         ask::QUESTION_NAME => (ask::question_description(), ask::question_schema()),
         _ => ("", Value::Null),
     }
@@ -205,6 +219,7 @@ pub fn describe_call(ctx: &ToolContext, name: &str, input: &Value) -> String {
         },
         "Glob" | "Grep" => field("pattern").to_string(),
         "WebFetch" => field("url").to_string(),
+        "Task" | "Agent" => field("description").to_string(),
         _ => name.to_string(),
     }
 }

@@ -7,4 +7,5 @@ mod interrupts;
 mod permissions;
 mod protocol;
 mod sessions;
+mod subagents;
 mod tools;
