@@ -6,6 +6,7 @@
 //! - [`checkpoint`]: snapshots of shared folders for undo: what a turn changed, restore with a journal.
 
 pub mod checkpoint;
+pub mod connectors;
 pub mod credentials;
 pub mod folders;
 pub mod guest;

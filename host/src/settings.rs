@@ -64,6 +64,9 @@ pub struct Settings {
     pub network_allow: Vec<String>,
     /// Hosts the agent's tools may never reach.
     pub network_deny: Vec<String>,
+    /// MCP servers the host runs for the agent: a `.mcp.json`-style file, or the JSON itself
+    /// (`None`: `<data>/mcp.json` if it exists).
+    pub mcp_config: Option<String>,
 }
 
 impl Default for Settings {
@@ -83,6 +86,7 @@ impl Default for Settings {
             checkpoint_skip_git: false,
             network_allow: Vec::new(),
             network_deny: Vec::new(),
+            mcp_config: None,
         }
     }
 }
@@ -117,6 +121,8 @@ pub mod keys {
     pub const NETWORK_ALLOW: &str = "network_allow";
     /// Hosts tools may never reach (comma-separated).
     pub const NETWORK_DENY: &str = "network_deny";
+    /// MCP servers (file path or JSON).
+    pub const MCP_CONFIG: &str = "mcp_config";
 }
 
 impl Settings {
@@ -153,6 +159,7 @@ impl Settings {
         if let Some(v) = get(keys::NETWORK_DENY)? {
             s.network_deny = crate::guest::egress::parse_hosts(&v);
         }
+        s.mcp_config = get(keys::MCP_CONFIG)?.filter(|v| !v.trim().is_empty());
         if let Some(v) = get(keys::CHECKPOINT_SKIP_GIT)? {
             s.checkpoint_skip_git = matches!(v.trim(), "true" | "1" | "yes" | "on");
         }

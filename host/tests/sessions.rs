@@ -680,3 +680,58 @@ async fn questions_are_answered_and_an_approved_plan_ends_plan_mode_for_good() {
         "acceptEdits"
     );
 }
+
+#[tokio::test]
+async fn a_connector_the_host_runs_offers_its_tools_and_each_call_is_asked_about() {
+    let server = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/calc_server.py");
+    let config =
+        json!({"mcpServers": {"calc": {"command": "python3", "args": [server]}}}).to_string();
+    let rig = rig(
+        |_| {
+            json!({"steps": [
+                tool("mcp__calc__add", json!({"a": 2, "b": 3})),
+                say("two and three make five"),
+            ]})
+        },
+        &[("mcp_config", config.as_str())],
+    );
+    let mut session = rig.open();
+    session.send("add 2 and 3");
+    let SessionEvent::Permission(prompt) =
+        until(&mut session, |e| matches!(e, SessionEvent::Permission(_))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(prompt.tool_name, "mcp__calc__add");
+    assert!(
+        prompt.summary.contains("connector tool"),
+        "{}",
+        prompt.summary
+    );
+    session.answer(&prompt.request_id, PermissionAnswer::AllowOnce);
+    let mut result_text = String::new();
+    loop {
+        let SessionEvent::Frame { frame } =
+            until(&mut session, |e| matches!(e, SessionEvent::Frame { .. })).await
+        else {
+            unreachable!()
+        };
+        if frame["type"] == "user" {
+            if let Some(text) = frame["message"]["content"][0]["content"][0]["text"].as_str() {
+                result_text = text.to_string();
+            }
+        }
+        if frame["type"] == "result" {
+            break;
+        }
+    }
+    session.close().await;
+    assert_eq!(result_text, "sum=5");
+    // The model was offered the connector's tool under its MCP name.
+    let first = &rig.model.requests()[0].body;
+    assert!(first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "mcp__calc__add" && t["description"] == "Adds two numbers."));
+}

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::broker::{self, PermissionAnswer, PermissionPrompt};
 use super::connection::{AgentConnection, Incoming};
 use super::{set_working, Command, HostInner, SendOptions, SessionEvent, VmState};
+use crate::connectors::Connectors;
 use crate::folders::FolderMap;
 use crate::guest::egress::{EgressEvent, EgressPolicy, EgressProxy, NetworkAnswer};
 use crate::guest::model_proxy::ModelProxy;
@@ -41,6 +42,11 @@ enum Flow {
 struct Live {
     machine: Machine,
     agent: AgentConnection,
+    /// The person's MCP connectors, started on first use, stopped with the VM.
+    connectors: Arc<Connectors>,
+    /// Answers of connectors to the agent's `mcp_message` requests (request id, JSON-RPC answer).
+    mcp_answers: mpsc::UnboundedReceiver<(String, Value)>,
+    mcp_tx: mpsc::UnboundedSender<(String, Value)>,
     /// Questions and records from the VM's egress proxy.
     egress: mpsc::UnboundedReceiver<EgressEvent>,
     status: tokio::sync::watch::Receiver<VmStatus>,
@@ -136,6 +142,9 @@ pub(crate) async fn run(
             event = from_live(&mut rt.live) => match event {
                 Some(FromLive::Agent(incoming)) => rt.on_agent_frame(incoming).await,
                 Some(FromLive::Egress(event)) => rt.on_egress(event),
+                Some(FromLive::Mcp(id, answer)) => {
+                    rt.reply(&id, json!({"mcp_response": answer})).await
+                }
                 None => rt.agent_gone().await,
             },
             _ = tokio::time::sleep(idle_left), if rt.live.is_some() && rt.is_quiet() => {
@@ -155,6 +164,8 @@ enum FromLive {
     Agent(Incoming),
     /// A question or record from the egress proxy.
     Egress(EgressEvent),
+    /// A connector's answer to the agent's `mcp_message`.
+    Mcp(String, Value),
 }
 
 /// The next thing from the VM; `None` when the agent's connection closed or the VM ended.
@@ -165,6 +176,7 @@ async fn from_live(live: &mut Option<Live>) -> Option<FromLive> {
     tokio::select! {
         incoming = live.agent.next() => incoming.map(FromLive::Agent),
         Some(event) = live.egress.recv() => Some(FromLive::Egress(event)),
+        Some((id, answer)) = live.mcp_answers.recv() => Some(FromLive::Mcp(id, answer)),
         _ = live.status.wait_for(VmStatus::is_ended) => None,
     }
 }
@@ -351,6 +363,7 @@ impl Runtime {
         );
         let egress = EgressProxy::new(policy)
             .map_err(|e| format!("cannot set up the network proxy: {e}"))?;
+        let connectors = Arc::new(Connectors::new(self.connector_specs()));
         let machine = Machine::boot(host.backend.as_ref(), config, proxy, egress)
             .await
             .map_err(|e| e.to_string())?;
@@ -367,7 +380,7 @@ impl Runtime {
             .open_session(
                 &self.record.id,
                 &cwd,
-                self.agent_args(&agent_state),
+                self.agent_args(&agent_state, connectors.agent_config()),
                 Map::new(),
             )
             .await
@@ -385,9 +398,13 @@ impl Runtime {
             .await
             .map_err(|e| format!("the agent did not accept its first message: {e}"))?;
         self.agent_cost_so_far = 0.0;
+        let (mcp_tx, mcp_answers) = mpsc::unbounded_channel();
         self.live = Some(Live {
             machine,
             agent,
+            connectors,
+            mcp_answers,
+            mcp_tx,
             egress: egress_rx,
             status,
             _lease: lease,
@@ -401,7 +418,7 @@ impl Runtime {
 
     /// The agent's command line: permission prompts come to us, stored rules apply, and a known
     /// conversation is resumed from the agent's own state (kept on the host, shared into the guest).
-    fn agent_args(&self, agent_state: &Path) -> Vec<String> {
+    fn agent_args(&self, agent_state: &Path, mcp_config: Option<String>) -> Vec<String> {
         let settings = &self.host.settings;
         let mut args: Vec<String> = vec![
             "--permission-prompt-tool".into(),
@@ -443,6 +460,9 @@ impl Runtime {
             {
                 args.extend(["--resume".into(), agent_id.clone()]);
             }
+        }
+        if let Some(config) = mcp_config {
+            args.extend(["--mcp-config".into(), config]);
         }
         args
     }
@@ -679,6 +699,23 @@ impl Runtime {
                 self.pending.insert(request_id, prompt.clone());
                 self.emit(SessionEvent::Permission(prompt));
             }
+            Some("mcp_message") => {
+                let server = request["server_name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let message = request["message"].clone();
+                let Some(live) = self.live.as_ref() else {
+                    return;
+                };
+                let (connectors, answers) = (live.connectors.clone(), live.mcp_tx.clone());
+                // A connector may take its time; the session goes on meanwhile. The task ends
+                // with its answer, or with the connectors when the VM goes.
+                tokio::spawn(async move {
+                    let answer = connectors.handle(&server, &message).await;
+                    let _ = answers.send((request_id, answer));
+                });
+            }
             Some("hook_callback") => {
                 let output = if request["callback_id"] == super::undo::CHECKPOINT_HOOK {
                     self.checkpoint_before_change().await
@@ -727,6 +764,27 @@ impl Runtime {
         self.record(Direction::Host, &decision);
         self.reply(request_id, broker::response(&prompt, &answer))
             .await;
+    }
+
+    /// The person's MCP servers: the `mcp_config` setting (a file or inline JSON), else
+    /// `<data>/mcp.json` when there is one. A broken configuration is reported and turns
+    /// connectors off, not the session.
+    fn connector_specs(&self) -> std::collections::BTreeMap<String, crate::connectors::ServerSpec> {
+        let default = self.host.data_dir.join("mcp.json");
+        let source = match &self.host.settings.mcp_config {
+            Some(source) => source.clone(),
+            None if default.is_file() => default.display().to_string(),
+            None => return Default::default(),
+        };
+        match crate::connectors::load(&source) {
+            Ok(specs) => specs,
+            Err(e) => {
+                self.emit(SessionEvent::Error {
+                    message: format!("MCP connectors are off for this session: {e}"),
+                });
+                Default::default()
+            }
+        }
     }
 
     /// The egress proxy asks about a host, or reports a request.

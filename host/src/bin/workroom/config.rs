@@ -53,6 +53,10 @@ const KEYS: &[(&str, &str)] = &[
         keys::NETWORK_DENY,
         "hosts the agent's tools may never reach (comma-separated)",
     ),
+    (
+        keys::MCP_CONFIG,
+        "MCP servers the host runs for the agent: a .mcp.json file (default: <data>/mcp.json)",
+    ),
 ];
 
 fn known(key: &str) -> anyhow::Result<()> {
@@ -80,6 +84,11 @@ fn validate(key: &str, value: &str) -> anyhow::Result<()> {
             }
         }
         keys::MODEL | keys::NETWORK_ALLOW | keys::NETWORK_DENY => {}
+        keys::MCP_CONFIG => {
+            if !value.is_empty() {
+                workroom_host::connectors::load(value)?;
+            }
+        }
         keys::CHECKPOINT_MAX_MB => {
             if value.parse::<u32>().is_err() {
                 bail!("{key} must be a whole number of MiB, 0 for no cap (got {value:?})");
@@ -175,6 +184,7 @@ fn effective(s: &Settings, key: &str) -> String {
         keys::CHECKPOINT_SKIP_GIT => s.checkpoint_skip_git.to_string(),
         keys::NETWORK_ALLOW => s.network_allow.join(","),
         keys::NETWORK_DENY => s.network_deny.join(","),
+        keys::MCP_CONFIG => s.mcp_config.clone().unwrap_or_default(),
         _ => String::new(),
     }
 }
