@@ -1,18 +1,21 @@
 /**
  * Scripted sessions for `npm run dev` in a browser: a finished conversation whose turn changed a
- * file (its changes card can be undone), one waiting for a permission answer, one whose VM failed,
- * and an "agent" that answers new messages with streamed text, a tool call that asks permission,
+ * file (its changes card can be undone), one waiting for a permission answer, one in plan mode
+ * waiting for answers to the agent's questions (then its plan, then a host to reach; its tools'
+ * network requests show as quiet lines), one whose VM failed, and an "agent" that answers new
+ * messages with streamed text, a tool call that asks permission,
  * the files it changed and a turn footer. Add `?firstrun` to the URL to walk through the first-run
  * screens, `?overcap` to have every message stopped by the undo size cap.
  */
 import { MockBackend } from './mock';
 import * as f from './mockFrames';
-import type { FrameRecord, PermissionAnswer } from './types';
+import type { FrameRecord, PermissionAnswer, PermissionPrompt } from './types';
 
 const HOME = '/home/ann';
 const TAXES = `${HOME}/Documents/Taxes 2026`;
 const SITE = `${HOME}/code/website`;
 const PHOTOS = `${HOME}/Pictures/Holiday`;
+const BLOG = `${HOME}/code/blog`;
 const GUEST = (folder: string, file: string) => `/sessions/demo/mnt/${folder}/${file}`;
 
 function stored(frames: [FrameRecord['direction'], Record<string, unknown>][]): FrameRecord[] {
@@ -61,6 +64,54 @@ const SITE_TRANSCRIPT = stored([
   ['out', f.assistant('m1', f.toolUseBlock('t1', 'Bash', { command: 'rm -rf build/', description: 'Remove the old build' }))],
 ]);
 
+const BLOG_QUESTIONS: f.QuestionInput[] = [
+  {
+    question: 'Where should the posts go?',
+    header: 'Layout',
+    options: [
+      { label: 'By year', description: 'content/posts/2026/my-post.md, as the theme suggests' },
+      { label: 'Flat', description: 'content/posts/my-post.md, as now' },
+    ],
+    multiSelect: false,
+  },
+  {
+    question: 'Which extras should I keep?',
+    header: 'Extras',
+    options: [
+      { label: 'Comments', description: 'The comment form under each post' },
+      { label: 'Reading time', description: '"5 min read" next to the date' },
+      { label: 'Analytics', description: 'The tracking snippet in the footer' },
+    ],
+    multiSelect: true,
+  },
+];
+
+const BLOG_PLAN = `## Move the blog to the new theme
+
+1. Move the **42 posts** from \`posts/\` to \`content/posts/<year>/\`, keeping their dates
+2. Rewrite the front matter: \`date\`, \`tags\` and \`summary\` as the theme expects
+3. Switch \`config.toml\` to the theme and copy your colours over
+4. Download the theme's font into \`static/fonts/\` (the theme loads it from fonts.example.net)
+5. Build the site and check every old link still works
+
+Nothing is deleted: the old \`posts/\` folder stays until you remove it.`;
+
+const BLOG_TRANSCRIPT = stored([
+  ['host', { type: 'workroom_vm', state: 'running', accel: 'kvm', boot_ms: 1710 }],
+  ['in', f.userMessage('Move my blog to the new theme. Plan it first, and read the theme docs.')],
+  ['out', f.init('claude-sonnet-4-5', 'plan')],
+  ['out', f.assistant('m1', f.textBlock("I'll read the theme's documentation first."))],
+  ['out', f.assistant('m1', f.toolUseBlock('w1', 'WebFetch', { url: 'https://docs.example.org/theme/layout', prompt: 'How does the theme lay out posts?' }))],
+  ['host', f.networkRecord('GET', 'https://docs.example.org/theme/layout', true, 'rule')],
+  ['out', f.toolResult('w1', 'Posts live in content/posts/, optionally in one folder per year. Front matter: date, tags, summary.')],
+  ['out', f.assistant('m1', f.toolUseBlock('b1', 'Bash', { command: 'curl -sI https://stats.tracker.example/snippet.js', description: 'Check the analytics snippet' }))],
+  ['host', f.networkRecord('CONNECT', 'stats.tracker.example:443', false, 'rule')],
+  ['host', f.networkRecord('CONNECT', 'api.anthropic.com:443', false, 'provider')],
+  ['out', f.toolResult('b1', 'curl: (56) CONNECT tunnel failed, response 403', { isError: true, structured: { stdout: '', stderr: 'curl: (56) CONNECT tunnel failed, response 403\n' } })],
+  ['out', f.assistant('m2', f.textBlock('Two things are up to you before I write the plan.'))],
+  ['out', f.assistant('m2', f.toolUseBlock('q1', 'AskUserQuestion', { questions: BLOG_QUESTIONS }))],
+]);
+
 const PHOTOS_TRANSCRIPT = stored([
   ['host', { type: 'workroom_unsent', text: 'Rename the photos by the date they were taken', reason: 'the virtual machine did not answer within 60 s' }],
 ]);
@@ -106,6 +157,21 @@ async function streamText(backend: MockBackend, id: string, turn: { cancelled: b
   return true;
 }
 
+/** Waits for the person's answer to `prompt` (`null`: Stop); `ask: false` when it is already pending. */
+function answerTo(backend: MockBackend, id: string, turn: DemoTurn, prompt: PermissionPrompt, ask = true): Promise<PermissionAnswer | null> {
+  return new Promise((resolve) => {
+    turn.answer = resolve;
+    turn.onCancel = () => resolve(null);
+    if (ask) backend.emit(id, f.permissionEvent(prompt));
+  });
+}
+
+const isAllowed = (answer: PermissionAnswer) => answer.kind !== 'deny' && answer.kind !== 'deny_with_message';
+
+/** The agent's words for a denied tool call, as Claude Code writes them. */
+const deniedText = (answer: PermissionAnswer) =>
+  answer.kind === 'deny_with_message' ? `The user denied this action and said: ${answer.message}` : 'The user denied this action.';
+
 async function demoTurn(backend: MockBackend, id: string, text: string) {
   const turn: DemoTurn = { cancelled: false };
   running.set(id, turn);
@@ -126,13 +192,9 @@ async function demoTurn(backend: MockBackend, id: string, text: string) {
   backend.emit(id, f.frame(f.inputDelta(1, '{"command": "rm -rf build/"}')));
   backend.emit(id, f.frame(f.assistant(messageId, f.toolUseBlock(toolId, 'Bash', { command: 'rm -rf build/', description: 'Remove old build output' }))));
   backend.emit(id, f.frame(f.blockStop(1)));
-  const answer = await new Promise<PermissionAnswer | null>((resolve) => {
-    turn.answer = resolve;
-    turn.onCancel = () => resolve(null);
-    backend.emit(id, f.permissionEvent(f.bashPrompt(`req-${Date.now()}`, toolId, 'rm -rf build/', 'website')));
-  });
+  const answer = await answerTo(backend, id, turn, f.bashPrompt(`req-${Date.now()}`, toolId, 'rm -rf build/', 'website'));
   if (!answer || turn.cancelled) return;
-  const allowed = answer.kind !== 'deny' && answer.kind !== 'deny_with_message';
+  const allowed = isAllowed(answer);
   backend.emit(
     id,
     f.frame(
@@ -170,13 +232,56 @@ function storedSiteTurn(backend: MockBackend): Promise<void> {
   });
 }
 
+/**
+ * The stored "blog" session was waiting on the agent's questions when the page loaded. Answered
+ * (the mock writes the agent's tool result), the agent proposes its plan; approved, it fetches a
+ * font from a host nobody allowed yet, which asks.
+ */
+async function storedBlogTurn(backend: MockBackend): Promise<void> {
+  const id = 'blog';
+  const turn: DemoTurn = { cancelled: false };
+  running.set(id, turn);
+  const answers = await answerTo(backend, id, turn, f.questionPrompt('req-blog-q', 'q1', BLOG_QUESTIONS), false);
+  if (!answers || turn.cancelled) return;
+  if (!isAllowed(answers)) backend.emit(id, f.frame(f.toolResult('q1', deniedText(answers), { isError: true })));
+  await sleep(400);
+  backend.emit(id, f.frame(f.assistant('m3', f.textBlock('Thanks. Here is what I would do.'))));
+  backend.emit(id, f.frame(f.assistant('m3', f.toolUseBlock('p1', 'ExitPlanMode', { plan: BLOG_PLAN }))));
+  const verdict = await answerTo(backend, id, turn, f.planPrompt('req-blog-plan', 'p1', BLOG_PLAN, 'blog'));
+  if (!verdict || turn.cancelled) return;
+  if (verdict.kind !== 'approve_plan') {
+    backend.emit(id, f.frame(f.toolResult('p1', deniedText(verdict), { isError: true })));
+    backend.emit(id, f.frame(f.assistant('m4', f.textBlock("Understood: I'll rework the plan with that in mind before I change anything."))));
+    backend.emit(id, f.frame(f.result({ totalCostUsd: 0.0188 })));
+    running.delete(id);
+    return;
+  }
+  await sleep(400);
+  const url = 'https://fonts.example.net/inter.woff2';
+  backend.emit(id, f.frame(f.assistant('m4', f.toolUseBlock('w2', 'WebFetch', { url, prompt: 'Download the font' }))));
+  const access = await answerTo(backend, id, turn, f.networkPrompt('req-blog-net', 'fonts.example.net'));
+  if (!access || turn.cancelled) return;
+  const allowed = isAllowed(access);
+  backend.emit(id, f.frame(f.networkRecord('GET', url, allowed, 'you')));
+  backend.emit(id, f.frame(allowed ? f.toolResult('w2', 'Saved 96 KB.') : f.toolResult('w2', 'Access to fonts.example.net was refused.', { isError: true })));
+  const outro = allowed ? 'The font is in `static/fonts/`. Moving the posts next.' : "I'll keep the theme's font link as it is.";
+  backend.emit(id, f.frame(f.assistant('m5', f.textBlock(outro))));
+  backend.emit(id, f.frame(f.result({ totalCostUsd: 0.0231, durationMs: 9400 })));
+  running.delete(id);
+}
+
 export function demoBackend(): MockBackend {
   const backend = new MockBackend();
   const now = Math.floor(Date.now() / 1000);
   backend.addSession([TAXES], { id: 'taxes', title: 'Receipts total', updated_at: now - 3600, cost_usd: 0.0412 }, TAXES_TRANSCRIPT);
   backend.addSession([SITE], { id: 'site', title: 'Rebuild the site', updated_at: now - 120 }, SITE_TRANSCRIPT);
+  backend.addSession([BLOG], { id: 'blog', title: 'Move the blog to the new theme', permission_mode: 'plan', updated_at: now - 30 }, BLOG_TRANSCRIPT);
   backend.addSession([PHOTOS], { id: 'photos', title: 'Rename holiday photos', updated_at: now - 86_400 * 3 }, PHOTOS_TRANSCRIPT);
   backend.setLive('site', { vm: { state: 'running', accel: 'kvm', boot_ms: 1620 }, pending: [f.bashPrompt('req-site', 't1', 'rm -rf build/', 'website')] });
+  backend.setLive('blog', {
+    vm: { state: 'running', accel: 'kvm', boot_ms: 1710 },
+    pending: [f.questionPrompt('req-blog-q', 'q1', BLOG_QUESTIONS)],
+  });
   backend.setLive('photos', {
     vm: { state: 'failed', reason: 'The virtual machine did not answer within 60 s.', console_tail: '' },
     consoleLog: '[    0.000000] Linux version 6.12.0 (workroom)\n[    1.204511] virtio_vsock: probe failed\n[   60.000000] workroom-agent: giving up waiting for the host',
@@ -193,6 +298,7 @@ export function demoBackend(): MockBackend {
     backend.image = { state: 'missing', arch: 'x86_64' };
   }
   chains.set('site', storedSiteTurn(backend));
+  chains.set('blog', storedBlogTurn(backend));
   backend.script = {
     onSend: (b, id, text) => {
       const previous = chains.get(id) ?? Promise.resolve();

@@ -7,10 +7,14 @@
  * Undo works on records only (no files): `changeFiles` records a turn's changes as the host does,
  * `undoTurn`/`redoTurn` append `workroom_undo`/`workroom_redo`, `conflicts` makes them report
  * conflicts, and `overCap` makes `send` emit `undo_over_cap`.
+ *
+ * Answers to the agent's questions and plans come back as the agent's tool result (and, for a plan,
+ * its `system`/`status` frame leaving plan mode), as from the real agent; other answers leave the
+ * tool's outcome to the test or the demo script.
  */
 import type { Backend, BackendError, SessionSubscription, Unsubscribe } from './backend';
 import { backendError } from './errors';
-import { changesRecord, noUndoRecord, userMessage } from './mockFrames';
+import { answeredText, changesRecord, noUndoRecord, PLAN_APPROVED_TEXT, statusFrame, toolResult, userMessage } from './mockFrames';
 import type {
   AppSettings,
   FolderChanges,
@@ -73,12 +77,15 @@ export interface MockScript {
   onPrepareImage?(onProgress: (progress: ImageProgress) => void): Promise<void>;
 }
 
+/** Answers as the host's `workroom_permission` records name them (`PermissionAnswer::as_str`). */
 const ANSWER_NAMES: Record<PermissionAnswer['kind'], string> = {
   allow_once: 'allow_once',
   allow_for_session: 'allow_session',
   always_allow: 'always_allow',
   deny: 'deny',
   deny_with_message: 'deny_with_message',
+  answers: 'answers',
+  approve_plan: 'approve_plan',
 };
 
 function sessionRecord(id: string, folders: string[], fields: Partial<SessionRecord>): SessionRecord {
@@ -114,6 +121,8 @@ export class MockBackend implements Backend {
     checkpoint_max_days: 30,
     checkpoint_max_mb: 1024,
     checkpoint_skip_git: false,
+    network_allow: [],
+    network_deny: [],
   };
   storage: StorageInfo = { data_dir: '/home/ann/.local/share/workroom', used_bytes: 734_003_200, checkpoint_bytes: 157_286_400 };
   /** While set, a message sent without `withoutUndo` is not sent: the session emits `undo_over_cap`. */
@@ -176,7 +185,9 @@ export class MockBackend implements Backend {
         break;
       case 'frame': {
         const body = event.frame as Record<string, unknown>;
-        if (body.type !== 'stream_event') this.store(session, 'out', body);
+        // The host's own records (`workroom_network`) are stored as the host's; deltas not at all.
+        if (String(body.type).startsWith('workroom_')) this.store(session, 'host', body);
+        else if (body.type !== 'stream_event') this.store(session, 'out', body);
         if (body.type === 'result') this.storeChangesDue(session);
         break;
       }
@@ -310,10 +321,11 @@ export class MockBackend implements Backend {
       type: 'workroom_permission',
       request_id: requestId,
       tool_name: prompt.tool_name,
-      tool_use_id: prompt.tool_use_id,
+      ...(prompt.tool_name === 'Network' ? { host: (prompt.input as { host?: string }).host } : { tool_use_id: prompt.tool_use_id }),
       decision: ANSWER_NAMES[answer.kind],
       by: 'user',
     });
+    this.agentAnswered(id, session, prompt, answer);
     this.script.onAnswer?.(this, id, requestId, answer);
   }
 
@@ -483,6 +495,21 @@ export class MockBackend implements Backend {
 
   private deliver(session: MockSession, event: SessionEvent): void {
     for (const listener of [...session.listeners]) listener(event);
+  }
+
+  /** What the agent does with answers to its questions and plans: a tool result, as the real one writes. */
+  private agentAnswered(id: string, session: MockSession, prompt: PermissionPrompt, answer: PermissionAnswer): void {
+    const toolUseId = prompt.tool_use_id;
+    if (!toolUseId) return;
+    if (answer.kind === 'answers') {
+      const structured = { questions: (prompt.input as { questions?: unknown }).questions ?? [], answers: answer.message };
+      this.emit(id, { type: 'frame', frame: toolResult(toolUseId, answeredText(answer.message), { structured }) });
+    } else if (answer.kind === 'approve_plan') {
+      // The agent leaves plan mode; the host keeps the new mode for the session.
+      session.record.permission_mode = answer.message;
+      this.emit(id, { type: 'frame', frame: statusFrame(answer.message) });
+      this.emit(id, { type: 'frame', frame: toolResult(toolUseId, PLAN_APPROVED_TEXT) });
+    }
   }
 
   private storeChangesDue(session: MockSession): void {

@@ -3,7 +3,7 @@
  * protocol doc (§3) and the host's serde output. The mock backend's scripted sessions and the unit
  * tests both use them, so they exercise what the app will really receive.
  */
-import type { Change, Entry, EntryKind, FolderChanges, PermissionPrompt, SessionEvent } from './types';
+import type { Change, Entry, EntryKind, FolderChanges, NetworkDecider, PermissionPrompt, SessionEvent } from './types';
 
 export type Frame = Record<string, unknown>;
 
@@ -156,6 +156,78 @@ export function editPrompt(requestId: string, toolUseId: string, file: string, o
 }
 
 export const permissionEvent = (prompt: PermissionPrompt): SessionEvent => ({ type: 'permission', ...prompt });
+
+// ── Questions, plans and the network ─────────────────────────────────────────
+
+export interface QuestionInput {
+  question: string;
+  header: string;
+  options: { label: string; description: string }[];
+  multiSelect: boolean;
+}
+
+/** An `AskUserQuestion` prompt, as the host builds it (the question texts are the detail). */
+export function questionPrompt(requestId: string, toolUseId: string, questions: QuestionInput[]): PermissionPrompt {
+  return {
+    request_id: requestId,
+    tool_name: 'AskUserQuestion',
+    tool_use_id: toolUseId,
+    input: { questions },
+    summary: "Answer the agent's question",
+    detail: questions.map((q) => q.question).join('\n'),
+    folder: null,
+    suggestions: [],
+  };
+}
+
+/** An `ExitPlanMode` prompt: the plan is the detail. */
+export function planPrompt(requestId: string, toolUseId: string, plan: string, folder = 'Taxes 2026'): PermissionPrompt {
+  return {
+    request_id: requestId,
+    tool_name: 'ExitPlanMode',
+    tool_use_id: toolUseId,
+    input: { plan },
+    summary: "Approve the agent's plan and let it start",
+    detail: plan,
+    folder,
+    suggestions: [],
+  };
+}
+
+/** The network proxy asks about a host (`broker::network_prompt`): no tool call, no folder. */
+export function networkPrompt(requestId: string, host: string): PermissionPrompt {
+  return {
+    request_id: requestId,
+    tool_name: 'Network',
+    tool_use_id: null,
+    input: { host },
+    summary: `Let the agent's tools connect to ${host}`,
+    detail: `A command or web fetch in the VM wants to reach ${host}. Nothing else on the internet is reachable unless you allow it.`,
+    folder: null,
+    suggestions: [],
+  };
+}
+
+/** A request through the network proxy (`workroom_network`); `CONNECT` targets are `host:port`. */
+export function networkRecord(method: string, target: string, allowed: boolean, by: NetworkDecider): Frame {
+  const url = /^[a-z]+:\/\/([^/:]+)(?::(\d+))?/i.exec(target);
+  const [host = target, port] = url ? [url[1], url[2] ?? (target.startsWith('https') ? '443' : '80')] : target.split(':');
+  return { type: 'workroom_network', host, port: Number(port ?? 443), method, target, allowed, by };
+}
+
+/** The agent's `system`/`status` frame: it left plan mode for `permissionMode`. */
+export function statusFrame(permissionMode: string): Frame {
+  return { type: 'system', subtype: 'status', status: null, permissionMode, session_id: 'agent-1' };
+}
+
+/** The tool result the agent writes for answered questions (Claude Code's own words). */
+export function answeredText(answers: Record<string, string>): string {
+  const pairs = Object.entries(answers).map(([question, answer]) => `"${question}"="${answer}"`);
+  return `User has answered your questions: ${pairs.join(', ')}. You can now continue with the user's answers in mind.`;
+}
+
+/** The tool result the agent writes for an approved plan. */
+export const PLAN_APPROVED_TEXT = 'User has approved your plan. You can now start coding.';
 
 // ── Undo records (`workroom_changes`, `workroom_undo`, `workroom_redo`, `workroom_no_undo`) ──
 

@@ -66,7 +66,14 @@ export type PermissionAnswer =
   | { kind: 'allow_for_session' }
   | { kind: 'always_allow' }
   | { kind: 'deny' }
-  | { kind: 'deny_with_message'; message: string };
+  | { kind: 'deny_with_message'; message: string }
+  /** The answers to an `AskUserQuestion`: question text → chosen label(s) or the person's words. */
+  | { kind: 'answers'; message: Record<string, string> }
+  /** Approves an `ExitPlanMode` plan; planning ends and the session goes on in this mode. */
+  | { kind: 'approve_plan'; message: PlanApprovalMode };
+
+/** The modes an approved plan may continue in. */
+export type PlanApprovalMode = 'acceptEdits' | 'default';
 
 export type PermissionAnswerKind = PermissionAnswer['kind'];
 
@@ -138,6 +145,10 @@ export interface AppSettings {
   checkpoint_max_mb: number;
   /** Leave `.git` directories out of checkpoints. */
   checkpoint_skip_git: boolean;
+  /** Hosts the agent's tools reach without asking (a host covers its subdomains; `*`: every host). */
+  network_allow: string[];
+  /** Hosts the agent's tools never reach. */
+  network_deny: string[];
 }
 
 /** The data directory and how much disk it takes. */
@@ -246,6 +257,28 @@ export type UndoResult =
   | { state: 'conflicts'; folders: FolderConflicts[] }
   /** Done; `turn` is the turn undone (or redone). */
   | { state: 'applied'; turn: number; folders: FolderRestored[] };
+
+// ── Network (`guest::egress`) ───────────────────────────────────────────────
+
+/**
+ * Who decided about a request through the network proxy: the settings (`rule`), an earlier "allow
+ * for this session" (`session`), the person (`you`), the model provider's host, which tools never
+ * reach (`provider`), or `error`: allowed, but the server could not be reached.
+ */
+export type NetworkDecider = 'rule' | 'session' | 'you' | 'provider' | 'error';
+
+/** One request through the network proxy (`egress::NetworkRequest`, the `workroom_network` record). */
+export interface NetworkRequest {
+  host: string;
+  port: number;
+  /** `CONNECT`, `GET`, ... */
+  method: string;
+  /** The URL, or `host:port` for `CONNECT`. */
+  target: string;
+  /** Whether it went out. */
+  allowed: boolean;
+  by: NetworkDecider;
+}
 
 /** A folder whose checkpoint would copy more than the cap, and how much. */
 export interface FolderEstimate {

@@ -4,6 +4,7 @@ import type { Backend } from '../backend/backend';
 import { toBackendError } from '../backend/errors';
 import type { PermissionPrompt, ProviderStatus, SessionRecord } from '../backend/types';
 import { SessionController } from '../model/controller';
+import { PROMPT_KICKERS, promptKind } from '../model/prompts';
 import type { Schedule } from '../model/store';
 import { recentFolders } from '../model/sessions';
 import { isBusy } from '../model/view';
@@ -40,7 +41,7 @@ function useSessionControllers(backend: Backend, schedule: Schedule | undefined,
   const onPermission = useCallback(
     (_id: string, prompt: PermissionPrompt) => {
       if (!document.hasFocus()) {
-        void backend.notify('The agent asks for permission', prompt.summary.replace(/`/g, '')).catch(() => undefined);
+        void backend.notify(PROMPT_KICKERS[promptKind(prompt)], prompt.summary.replace(/`/g, '')).catch(() => undefined);
       }
     },
     [backend],

@@ -2,6 +2,7 @@ import { Component } from 'preact';
 
 import type { ChatItem } from '../model/view';
 import { Markdown } from './Markdown';
+import { NetworkLines } from './NetworkLines';
 import { ToolCard } from './ToolCard';
 import { TurnFooter } from './TurnFooter';
 
@@ -42,6 +43,8 @@ export function ChatItemView({ item, awaitingAnswer = false }: { item: ChatItem;
     case 'changes':
       // Drawn by `ChatView` as a `ChangesCard`, which needs the session's undo actions.
       return null;
+    case 'network':
+      return <NetworkLines item={item} />;
     case 'notice':
       return (
         <p class={`notice notice-${item.tone}`} role={item.tone === 'error' ? 'alert' : undefined}>

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { toBackendError } from '../backend/errors';
 import type { AppSettings, PermissionMode, ProviderStatus, StorageInfo } from '../backend/types';
 import { bytes } from '../model/format';
+import { hostsText, parseHosts } from '../model/network';
 import { MODE_LABELS } from './ChatView';
 import { useBackend } from './context';
 import { ProviderForm } from './ProviderForm';
@@ -30,11 +31,39 @@ function NumberField(props: { label: string; value: number; min: number; max: nu
   );
 }
 
-/** Provider, model, default permission mode, VM size, undo, and where the data lives. */
+/** The network fields as typed: kept as text while editing, so commas and new lines stay put. */
+interface HostLists {
+  allow: string;
+  deny: string;
+}
+
+const hostLists = (settings: AppSettings): HostLists => ({
+  allow: hostsText(settings.network_allow),
+  deny: hostsText(settings.network_deny),
+});
+
+function HostsField(props: { label: string; value: string; onChange: (v: string) => void; placeholder: string }) {
+  return (
+    <label class="field">
+      {props.label}
+      <textarea
+        rows={3}
+        class="hosts"
+        spellcheck={false}
+        value={props.value}
+        placeholder={props.placeholder}
+        onInput={(event) => props.onChange((event.target as HTMLTextAreaElement).value)}
+      />
+    </label>
+  );
+}
+
+/** Provider, model, default permission mode, VM size, undo, the network, and where the data lives. */
 export function Settings({ onClose }: { onClose: () => void }) {
   const backend = useBackend();
   const dialog = useRef<HTMLDivElement>(null);
   const [settings, setSettings] = useState<AppSettings | null>(null);
+  const [hosts, setHosts] = useState<HostLists>({ allow: '', deny: '' });
   const [provider, setProvider] = useState<ProviderStatus | null>(null);
   const [storage, setStorage] = useState<StorageInfo | null>(null);
   const [changingProvider, setChangingProvider] = useState(false);
@@ -45,6 +74,7 @@ export function Settings({ onClose }: { onClose: () => void }) {
     Promise.all([backend.getSettings(), backend.providerStatus(), backend.storageInfo()])
       .then(([s, p, d]) => {
         setSettings(s);
+        setHosts(hostLists(s));
         setProvider(p);
         setStorage(d);
       })
@@ -58,7 +88,13 @@ export function Settings({ onClose }: { onClose: () => void }) {
     event.preventDefault();
     if (!settings) return;
     try {
-      setSettings(await backend.setSettings(settings));
+      const saved = await backend.setSettings({
+        ...settings,
+        network_allow: parseHosts(hosts.allow),
+        network_deny: parseHosts(hosts.deny),
+      });
+      setSettings(saved);
+      setHosts(hostLists(saved));
       setMessage({ text: 'Saved. New settings apply when a virtual machine next starts.', error: false });
     } catch (reason) {
       setMessage({ text: toBackendError(reason).message, error: true });
@@ -180,6 +216,25 @@ export function Settings({ onClose }: { onClose: () => void }) {
                 />
                 Leave .git folders out of checkpoints
               </label>
+            </section>
+            <section aria-labelledby="settings-network">
+              <h2 id="settings-network">Network</h2>
+              <p class="muted">
+                The agent's tools ask before they reach any other host. The model provider is never reachable by tools. Write one
+                host per line, or separate them with commas; a host covers its subdomains, and * covers every host.
+              </p>
+              <HostsField
+                label="Reachable without asking"
+                value={hosts.allow}
+                placeholder="pypi.org"
+                onChange={(allow) => setHosts((current) => ({ ...current, allow }))}
+              />
+              <HostsField
+                label="Never reachable"
+                value={hosts.deny}
+                placeholder="tracker.example.com"
+                onChange={(deny) => setHosts((current) => ({ ...current, deny }))}
+              />
             </section>
             <section aria-labelledby="settings-data">
               <h2 id="settings-data">Data</h2>

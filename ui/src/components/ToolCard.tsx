@@ -10,12 +10,14 @@ import {
   lookupDetail,
   lookupOutcome,
   partialInputHint,
+  questionAnswers,
   toolCardKind,
   toolTitle,
 } from '../model/tools';
 import type { ToolItem, ToolStatus } from '../model/view';
 import { useTicker } from './context';
 import { DiffView } from './DiffView';
+import { Markdown } from './Markdown';
 import { OutputBlock } from './OutputBlock';
 
 const STATUS_WORDS: Record<ToolStatus, string> = {
@@ -137,6 +139,40 @@ function PlanCard({ tool }: { tool: ToolItem }) {
   return <CardHeader tool={tool} title="Updated the plan" extra={<span class="muted">{todoProgress(todos)}</span>} />;
 }
 
+/** Questions the agent asked, with the answers; asking happens on the question card. */
+function QuestionsCard({ tool }: { tool: ToolItem }) {
+  const answered = questionAnswers(tool);
+  return (
+    <details class="tool-compact">
+      <summary>
+        <CardHeader tool={tool} title={toolTitle(tool.name, tool.input)} />
+      </summary>
+      <ul class="answer-list">
+        {answered.map(({ question, answer }, index) => (
+          <li key={index}>
+            <span class="muted">{question}</span> {answer ?? (tool.result ? '(no answer)' : '…')}
+          </li>
+        ))}
+      </ul>
+      {tool.result?.isError && <OutputBlock label="Result" text={tool.result.text} tone="error" />}
+    </details>
+  );
+}
+
+/** A plan the agent proposed; approving it happens on the plan card. */
+function ProposalCard({ tool }: { tool: ToolItem }) {
+  return (
+    <details class="tool-compact">
+      <summary>
+        <CardHeader tool={tool} title={toolTitle(tool.name, tool.input)} />
+      </summary>
+      <div class="plan-text">
+        <Markdown text={field(tool.input, 'plan')} />
+      </div>
+    </details>
+  );
+}
+
 function OtherCard({ tool }: { tool: ToolItem }) {
   return (
     <details class="tool-compact">
@@ -164,6 +200,8 @@ export function ToolCard({ tool, awaitingAnswer = false }: { tool: ToolItem; awa
   else if (kind === 'file_change') body = <FileChangeCard tool={tool} />;
   else if (kind === 'lookup') body = <LookupCard tool={tool} />;
   else if (kind === 'plan') body = <PlanCard tool={tool} />;
+  else if (kind === 'questions') body = <QuestionsCard tool={tool} />;
+  else if (kind === 'proposal') body = <ProposalCard tool={tool} />;
   else body = <OtherCard tool={tool} />;
   return (
     <WaitingContext.Provider value={awaitingAnswer}>

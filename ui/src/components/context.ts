@@ -1,4 +1,4 @@
-import { createContext } from 'preact';
+import { createContext, type RefObject } from 'preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
 
 import type { Backend } from '../backend/backend';
@@ -33,4 +33,15 @@ export function useTicker(active: boolean, intervalMs = 1000): number {
     return () => clearInterval(timer);
   }, [active, intervalMs]);
   return now;
+}
+
+/**
+ * Focuses `ref` once shown when `active`, but only when nothing else has focus: a question card
+ * that grabbed focus from the composer would take the next keys typed as answers.
+ */
+export function useFocusWhenShown(ref: RefObject<HTMLElement>, active: boolean): void {
+  useEffect(() => {
+    const focused = document.activeElement;
+    if (active && (focused === null || focused === document.body)) ref.current?.focus();
+  }, [active]);
 }

@@ -14,6 +14,8 @@ import { readFolderChanges } from './changes';
 import { seconds } from './format';
 import { appendItem, notice, replaceAt, settleUnfinished, updateTool } from './items';
 import { field, num, obj, str, type JsonObject } from './json';
+import { readNetworkRequest } from './network';
+import { decisionWords, networkHost, promptKind } from './prompts';
 import { abandonTurns, dropTurns, messageSent, withdrawMessage } from './turns';
 import { changesRecorded, placeDueChanges, turnsUndone, undoRedone } from './undo';
 import type { SessionView, ToolDecision, ToolItem } from './view';
@@ -122,6 +124,8 @@ function onLiveFrame(view: SessionView, frame: unknown, atMs: number): SessionVi
       return changesRecorded(view, readFolderChanges(body.folders), true);
     case 'workroom_no_undo':
       return noUndo(view, body);
+    case 'workroom_network':
+      return networkRecorded(view, body);
     case 'result':
       // The turn's changes arrived just before its result; their card goes after the footer.
       return placeDueChanges(applyAgentFrame(view, frame, atMs));
@@ -133,6 +137,17 @@ function onLiveFrame(view: SessionView, frame: unknown, atMs: number): SessionVi
 function noUndo(view: SessionView, body: JsonObject): SessionView {
   const reason = field(body, 'reason').replace(/\.$/, '') || 'no checkpoint was taken';
   return notice(view, 'quiet', `This turn ran without undo: ${reason}.`);
+}
+
+/** A request through the network proxy: one quiet line, joined to the line of the requests just before. */
+function networkRecorded(view: SessionView, body: JsonObject): SessionView {
+  const request = readNetworkRequest(body);
+  if (!request) return view;
+  const last = view.items[view.items.length - 1];
+  if (last?.kind === 'network') {
+    return replaceAt(view, view.items.length - 1, { ...last, requests: [...last.requests, request] });
+  }
+  return appendItem(view, { kind: 'network', requests: [request] });
 }
 
 function vmState(event: Extract<SessionEvent, { type: 'vm' }>): VmState {
@@ -196,14 +211,17 @@ function autoAllowed(view: SessionView, summary: string, reason: string): Sessio
 
 // ── Permission answers ────────────────────────────────────────────────────────
 
-const DECISION_WORDS: Record<string, ToolDecision> = {
-  allow_once: { text: 'Allowed once by you', allowed: true },
-  allow_session: { text: 'Allowed for this session by you', allowed: true },
-  allow_for_session: { text: 'Allowed for this session by you', allowed: true },
-  always_allow: { text: 'Always allowed by you', allowed: true },
-  deny: { text: 'Denied by you', allowed: false },
-  deny_with_message: { text: 'Denied by you, with a message', allowed: false },
-};
+/** Network answers that outlast the request asked about (live kinds and stored decision names). */
+const LASTING_NETWORK_ANSWERS = new Set(['allow_for_session', 'allow_session', 'always_allow']);
+
+/**
+ * A network question has no tool call to mark. The request's own line says whether it went out;
+ * an answer that also covers later requests gets a line of its own.
+ */
+function networkDecided(view: SessionView, host: string, answer: string, decision: ToolDecision): SessionView {
+  if (!LASTING_NETWORK_ANSWERS.has(answer)) return view;
+  return notice(view, 'quiet', `Connections to ${host || 'a host'}: ${decision.text.toLowerCase()}.`);
+}
 
 function decide(view: SessionView, toolUseId: string | null, decision: ToolDecision, fallback: string): SessionView {
   if (toolUseId) {
@@ -219,7 +237,8 @@ function decide(view: SessionView, toolUseId: string | null, decision: ToolDecis
 
 function onAnswered(view: SessionView, prompt: PermissionPrompt, answer: PermissionAnswer): SessionView {
   const pending = view.pending.filter((p) => p.request_id !== prompt.request_id);
-  const decision = DECISION_WORDS[answer.kind] ?? { text: 'Answered', allowed: true };
+  const decision = decisionWords(prompt.tool_name, answer.kind) ?? { text: 'Answered', allowed: true };
+  if (promptKind(prompt) === 'network') return networkDecided({ ...view, pending }, networkHost(prompt), answer.kind, decision);
   return decide({ ...view, pending }, prompt.tool_use_id, decision, `${prompt.summary}: ${decision.text.toLowerCase()}.`);
 }
 
@@ -252,7 +271,8 @@ function storedHostRecord(view: SessionView, body: JsonObject): SessionView {
       const decision: ToolDecision =
         body.by === 'host'
           ? { text: `Allowed by Workroom (${field(body, 'reason') || 'no question needed'})`, allowed: true }
-          : (DECISION_WORDS[decisionKind] ?? { text: 'Answered by you', allowed: decisionKind.startsWith('allow') });
+          : (decisionWords(tool, decisionKind) ?? { text: 'Answered by you', allowed: decisionKind.startsWith('allow') });
+      if (tool === 'Network') return networkDecided(view, field(body, 'host'), decisionKind, decision);
       const rule = str(body.rule);
       const withRule = rule ? { ...decision, text: `${decision.text} (saved rule ${rule})` } : decision;
       return decide(view, str(body.tool_use_id) ?? null, withRule, `${tool}: ${withRule.text.toLowerCase()}.`);
@@ -277,6 +297,8 @@ function storedHostRecord(view: SessionView, body: JsonObject): SessionView {
       return undoRedone(view);
     case 'workroom_no_undo':
       return noUndo(view, body);
+    case 'workroom_network':
+      return networkRecorded(view, body);
     case 'workroom_unsent':
       return appendItem(view, {
         kind: 'user',

@@ -2,6 +2,7 @@
 import { diffFromPatch, diffNewFile, diffStrings, type DiffLine } from './diff';
 import { clip, displayPath, firstLine, friendlyPaths } from './format';
 import { arr, field, num, obj, str } from './json';
+import { readQuestions } from './prompts';
 import type { ToolItem } from './view';
 
 const SUMMARY_WIDTH = 110;
@@ -31,6 +32,12 @@ export function toolTitle(name: string, input: unknown): string {
       return `Find files matching ${f('pattern')}${where()}`;
     case 'TodoWrite':
       return 'Update the plan';
+    case 'AskUserQuestion': {
+      const count = arr(obj(input).questions).length;
+      return count > 1 ? `Ask you ${count} questions` : 'Ask you a question';
+    }
+    case 'ExitPlanMode':
+      return 'Propose a plan';
     case 'WebFetch':
       return `Fetch ${f('url')}`;
     case 'WebSearch':
@@ -44,7 +51,7 @@ export function toolTitle(name: string, input: unknown): string {
 }
 
 /** Which card draws a tool. */
-export type ToolCardKind = 'command' | 'file_change' | 'lookup' | 'plan' | 'other';
+export type ToolCardKind = 'command' | 'file_change' | 'lookup' | 'plan' | 'questions' | 'proposal' | 'other';
 
 export function toolCardKind(name: string): ToolCardKind {
   switch (name) {
@@ -62,6 +69,10 @@ export function toolCardKind(name: string): ToolCardKind {
       return 'lookup';
     case 'TodoWrite':
       return 'plan';
+    case 'AskUserQuestion':
+      return 'questions';
+    case 'ExitPlanMode':
+      return 'proposal';
     default:
       return 'other';
   }
@@ -92,6 +103,15 @@ export function fileChangeLines(tool: ToolItem): DiffLine[] {
     return arr(input.edits).flatMap((edit) => diffStrings(field(edit, 'old_string'), field(edit, 'new_string')));
   }
   return diffStrings(str(input.old_string) ?? '', str(input.new_string) ?? '');
+}
+
+/**
+ * The agent's questions with the person's answers, once given: the agent reports them in its
+ * structured result (`tool_use_result.answers`), keyed by question text.
+ */
+export function questionAnswers(tool: ToolItem): { question: string; answer: string | null }[] {
+  const answers = obj(obj(tool.result?.structured).answers);
+  return readQuestions(tool.input).map(({ question }) => ({ question, answer: str(answers[question]) ?? null }));
 }
 
 /** One line saying what a lookup found: "120 lines", "5 files", "no matches". */

@@ -2,7 +2,7 @@
  * The view model of one session: what the chat shows, derived only from the session's events (live)
  * or its stored transcript (after a reload), so both give the same picture.
  */
-import type { FolderChanges, FolderEstimate, PermissionPrompt, VmState } from '../backend/types';
+import type { FolderChanges, FolderEstimate, NetworkRequest, PermissionPrompt, VmState } from '../backend/types';
 
 /** Where a tool call stands. */
 export type ToolStatus =
@@ -90,6 +90,15 @@ export type ChatItem =
       undone: boolean;
     }
   | {
+      /**
+       * Requests of the agent's tools through the network proxy (`workroom_network`): records in a
+       * row share one item, so a command that fetches a lot stays one quiet line.
+       */
+      kind: 'network';
+      key: string;
+      requests: NetworkRequest[];
+    }
+  | {
       kind: 'notice';
       key: string;
       tone: NoticeTone;
@@ -101,6 +110,7 @@ export type ChatItem =
 export type ToolItem = Extract<ChatItem, { kind: 'tool' }>;
 export type UserItem = Extract<ChatItem, { kind: 'user' }>;
 export type ChangesItem = Extract<ChatItem, { kind: 'changes' }>;
+export type NetworkItem = Extract<ChatItem, { kind: 'network' }>;
 
 /** Undo as the transcript's `workroom_changes` / `workroom_undo` / `workroom_redo` records tell it. */
 export interface UndoState {
