@@ -16,8 +16,11 @@ The driving itself (tauri-driver, WebDriver session, page helpers) is in `app_dr
 from __future__ import annotations
 
 import os
+import json
 import signal
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -125,10 +128,36 @@ def launch(app_binary: Path, tmp_path: Path) -> Iterator[Callable[[dict[str, str
             pass
 
 
+def _page_server() -> ThreadingHTTPServer:
+    """A one-page web server on a host loopback address (closed when the test process ends)."""
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            body = f"<html><body><p>{PAGE_BODY}</p></body></html>".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((PAGE_HOST, 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 # --- the script ----------------------------------------------------------------------------------
 
 
-def _script() -> dict[str, Any]:
+# A page on a host loopback address nobody has allowed: the app must ask before WebFetch reaches it.
+PAGE_HOST = "127.0.0.5"
+PAGE_BODY = "PAGE-BODY: fetched through the host's network proxy"
+# The index of the generic "after a tool result" rule in the script below.
+AFTER_TOOL_RULE = 7
+
+
+def _script(page_port: int = 9) -> dict[str, Any]:
     def text(t: str, **extra: Any) -> dict[str, Any]:
         return {"content": [{"type": "text", "text": t}], **extra}
 
@@ -152,6 +181,16 @@ def _script() -> dict[str, Any]:
             # (4) a long command the person stops.
             {"when": {"last_user_text_contains": "wait a long time"},
              "reply": tool("Bash", {"command": "sleep 30"}, "Sleeping.")},
+            # (2c) a multiple-choice question, answered in the window.
+            {"when": {"last_user_text_contains": "ask me"},
+             "reply": tool("AskUserQuestion", {"questions": [{
+                 "question": "Which format?", "header": "Format", "multiSelect": False,
+                 "options": [{"label": "CSV", "description": "plain text"},
+                             {"label": "XLSX", "description": "Excel"}]}]}, "One question first.")},
+            # (2d) a web page on a host nobody allowed yet: the network prompt.
+            {"when": {"last_user_text_contains": "fetch the page"},
+             "reply": tool("WebFetch", {"url": f"http://{PAGE_HOST}:{page_port}/", "prompt": "What does it say?"},
+                           "Fetching it.")},
             {"when": {"last_is_tool_result": True}, "reply": text(AFTER_TOOL)},
             {"when": {}, "reply": text("fallback answer")},
         ],
@@ -167,7 +206,8 @@ def _script() -> dict[str, Any]:
 def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_path: Path) -> None:
     """Open a folder, stream an answer, allow a Write, undo and redo it, deny a Bash, stop a long
     tool, restart."""
-    server = fake_model(_script())
+    page_server = _page_server()
+    server = fake_model(_script(page_server.server_address[1]))
     env = workroom_env(server)
     folder = tmp_path / "Project Folder"
     folder.mkdir()
@@ -252,6 +292,34 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     assert notes.read_text(encoding="utf-8").startswith("USER-EDIT"), "Keep my changes did not keep them"
     lap("changes, undo, redo, conflict")
 
+    # (2c) the agent asks a multiple-choice question; the answer reaches the model
+    page.send("Please ask me something")
+    card = page.wait("the question card", lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="question-card"]'))[0]
+    assert "Which format?" in card.text, card.text
+    [o for o in card.find_elements(By.CSS_SELECTOR, '[data-testid="question-option"]')
+     if o.get_attribute("data-label") == "XLSX"][0].click()
+    card.find_element(By.CSS_SELECTOR, '[data-testid="answers-send"]').click()
+    page.wait_turn_end(2)
+    answered = [r for r in server.model_requests() if '\\"Which format?\\"=\\"XLSX\\"' in json.dumps(r["body"])]
+    assert answered, "the model never got the answer"
+    page.shot("question-answered")
+    lap("question answered")
+
+    # (2d) WebFetch to a host nobody allowed: the window asks, and every request is listed
+    page.send("Please fetch the page")
+    card = page.wait("the network question", lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="network-card"]'))[0]
+    assert PAGE_HOST in card.text, card.text
+    page.shot("network-question")
+    page.button('[data-testid="network-card"]', "Allow once").click()
+    page.wait_turn_end(3)
+    page.wait("the network line for the page", lambda d: [
+        line for line in d.find_elements(By.CSS_SELECTOR, '[data-testid="network-line"]')
+        if line.get_attribute("data-host") == PAGE_HOST and line.get_attribute("data-allowed") == "true"])
+    fetched = [r for r in server.model_requests() if "PAGE-BODY" in json.dumps(r["body"])]
+    assert fetched, "the page never reached the model"
+    page.shot("network-allowed")
+    lap("web fetch asked and allowed")
+
     # (3) Deny a Bash command: it must not run
     page.send("Please touch a file")
     card = page.wait("the Bash permission card",
@@ -259,9 +327,10 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     assert "touch denied.txt" in card.text, card.text
     page.shot("bash-permission")
     page.button(".permission-card", "Deny").click()
-    page.wait_turn_end(2)
+    page.wait_turn_end(4)
     assert not (folder / "denied.txt").exists(), "the denied command ran"
-    assert server.model_requests()[-1]["served_by"] == "rules[5]", "the model did not get the denial as a tool result"
+    assert server.model_requests()[-1]["served_by"] == f"rules[{AFTER_TOOL_RULE}]", \
+        "the model did not get the denial as a tool result"
     page.shot("bash-denied")
     lap("bash denied")
 
@@ -282,7 +351,7 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     stop = page.button(".composer", "Stop")
     stopped_at = time.monotonic()
     stop.click()
-    footer = page.wait_turn_end(3, timeout=10)
+    footer = page.wait_turn_end(5, timeout=10)
     stop_seconds = time.monotonic() - stopped_at
     assert footer.startswith("Stopped after"), f"turn footer {footer!r}; page:\n{page.text()}"
     assert stop_seconds < 8, f"Stop took {stop_seconds:.1f}s"
@@ -316,7 +385,7 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
         for t in ("Please say hello", HELLO_REPLY, "Please overwrite notes", "Please touch a file",
                   "Please wait a long time")))
     footers = page.turn_footers()
-    assert len(footers) == 4 and footers[-1].startswith("Stopped after"), f"turn footers after restart: {footers}"
+    assert len(footers) == 6 and footers[-1].startswith("Stopped after"), f"turn footers after restart: {footers}"
     page.shot("history")
     lap("restart and history")
     print("e2e timings (s):", timings)
