@@ -1034,11 +1034,7 @@ async fn subagent(
     let tools: Vec<ToolDefinition> = parent_tools
         .iter()
         .filter(|t| !is_task(&t.name))
-        .filter(|t| {
-            def.tools
-                .as_ref()
-                .is_none_or(|only| only.contains(&t.name))
-        })
+        .filter(|t| def.tools.as_ref().is_none_or(|only| only.contains(&t.name)))
         .cloned()
         .collect();
     let system_prompt = format!("{}\n\n{}", def.prompt, s.config.system_prompt);
