@@ -59,6 +59,9 @@ impl Renderer {
 
     /// One frame from the agent (or, in a transcript, from the host).
     pub fn frame(&mut self, frame: &Value) {
+        if frame["parent_tool_use_id"].is_string() && self.sub_agent_frame(frame) {
+            return;
+        }
         match frame["type"].as_str().unwrap_or_default() {
             "stream_event" => self.stream_event(&frame["event"]),
             "assistant" => self.assistant(frame),
@@ -76,6 +79,41 @@ impl Renderer {
                 ));
             }
             _ => {}
+        }
+    }
+
+    /// A sub-agent's frame (`parent_tool_use_id` set). Its streamed text and its prompt are not
+    /// shown (sub-agents run side by side; their words would interleave); its text replies become
+    /// one quiet line each. Returns `false` for what renders as usual (its tool calls and results).
+    fn sub_agent_frame(&mut self, frame: &Value) -> bool {
+        match frame["type"].as_str().unwrap_or_default() {
+            "stream_event" => true,
+            "user" => frame["message"]["content"]
+                .as_array()
+                .is_some_and(|blocks| blocks.iter().all(|b| b["type"] == "text")),
+            "assistant" => {
+                let blocks = frame["message"]["content"].as_array();
+                let texts: Vec<&str> = blocks
+                    .into_iter()
+                    .flatten()
+                    .filter(|b| b["type"] == "text")
+                    .filter_map(|b| b["text"].as_str())
+                    .collect();
+                if texts.is_empty() {
+                    return false;
+                }
+                self.end_text();
+                for text in texts {
+                    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                    self.screen.line(format!(
+                        "  {} {}",
+                        dim().apply_to("↳ sub-agent:"),
+                        dim().apply_to(clip(first, 100))
+                    ));
+                }
+                true
+            }
+            _ => false,
         }
     }
 
