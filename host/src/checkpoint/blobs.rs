@@ -1,8 +1,8 @@
 //! The content-addressed store: `blobs/<2 hex>/<62 hex>`, one read-only file per distinct content.
 //!
 //! A file enters the store through a temporary file in `tmp/` (same filesystem as `blobs/`) that
-//! is renamed into place once its hash is known, so a blob is never seen half-written. On btrfs and
-//! XFS the temporary file is a reflink of the source (no data copied); elsewhere it is a copy. In
+//! is renamed into place once its hash is known, so a blob is never seen half-written. On btrfs,
+//! XFS and APFS the temporary file is a clone of the source (no data copied); elsewhere a copy. In
 //! both cases the hash is computed over exactly the bytes kept, so a file changing while it is read
 //! can never leave a blob whose name does not match its content.
 
@@ -63,13 +63,18 @@ impl BlobStore {
     pub(crate) fn put(&self, src: BorrowedFd<'_>) -> io::Result<Stored> {
         let tmp_dir = fsx::open_root(&self.tmp)?;
         let name = format!("blob-{}", uuid::Uuid::new_v4().simple());
-        let tmp = fsx::create_file_at(tmp_dir.as_fd(), &name, 0o600)?;
         let result = (|| {
-            let (hash, size) = if fsx::reflink(tmp.as_fd(), src)? {
+            let (tmp, (hash, size)) = match fsx::clone_new(tmp_dir.as_fd(), &name, src, 0o600)? {
                 // The clone is private to us: hash it, not the source, which may still change.
-                hash_fd(tmp.as_fd())?
-            } else {
-                copy_and_hash(src, tmp.as_fd())?
+                Some(clone) => {
+                    let hashed = hash_fd(clone.as_fd())?;
+                    (clone, hashed)
+                }
+                None => {
+                    let tmp = fsx::create_file_at(tmp_dir.as_fd(), &name, 0o600)?;
+                    let copied = copy_and_hash(src, tmp.as_fd())?;
+                    (tmp, copied)
+                }
             };
             let dest = self.path(&hash);
             if dest.exists() {
@@ -113,10 +118,14 @@ impl BlobStore {
         mtime_ns: i64,
     ) -> io::Result<()> {
         let src = self.open_blob(hash)?;
-        let dst = fsx::create_file_at(dir, name, 0o600)?;
-        if !fsx::reflink(dst.as_fd(), src.as_fd())? {
-            copy_and_hash(src.as_fd(), dst.as_fd())?;
-        }
+        let dst = match fsx::clone_new(dir, name, src.as_fd(), 0o600)? {
+            Some(clone) => clone,
+            None => {
+                let dst = fsx::create_file_at(dir, name, 0o600)?;
+                copy_and_hash(src.as_fd(), dst.as_fd())?;
+                dst
+            }
+        };
         // Mode last but before the time: fchmod does not change mtime, and the time must be the
         // last thing written.
         fsx::set_meta_fd(dst.as_fd(), mode, mtime_ns)

@@ -241,32 +241,76 @@ pub(crate) fn sync_fs(fd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
-/// Clones `src` into `dst` sharing extents (btrfs, XFS), `Ok(false)` when the filesystem cannot.
-pub(crate) fn reflink(dst: BorrowedFd<'_>, src: BorrowedFd<'_>) -> io::Result<bool> {
+/// Creates `name` in `dir` as a copy-on-write clone of the open file `src`, when the filesystem
+/// can (`FICLONE` on btrfs and XFS, `fclonefileat` on APFS): no data is copied. `Ok(None)`, with
+/// nothing left behind, when it cannot (another filesystem, or one without clones): the caller
+/// copies instead. The new file is open for reading and writing; `name` must not exist.
+pub(crate) fn clone_new(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    src: BorrowedFd<'_>,
+    mode: u32,
+) -> io::Result<Option<OwnedFd>> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
-        match rfs::ioctl_ficlone(dst, src) {
-            Ok(()) => Ok(true),
-            // Not supported here, or not the same filesystem: the caller copies instead.
-            Err(e)
-                if e == rustix::io::Errno::OPNOTSUPP
-                    || e == rustix::io::Errno::XDEV
-                    || e == rustix::io::Errno::INVAL
-                    || e == rustix::io::Errno::NOTTY
-                    || e == rustix::io::Errno::PERM
-                    || e == rustix::io::Errno::BADF =>
-            {
-                Ok(false)
+        let dst = create_file_at(dir, name, mode)?;
+        match rfs::ioctl_ficlone(&dst, src) {
+            Ok(()) => Ok(Some(dst)),
+            Err(e) if clone_unsupported(e) => {
+                drop(dst);
+                unlink_at(dir, name)?;
+                Ok(None)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                let _ = unlink_at(dir, name);
+                Err(e.into())
+            }
         }
     }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(target_os = "macos")]
     {
-        // macOS clones by path (clonefile), which does not fit a descriptor-based store; copy.
-        let _ = (dst, src);
-        Ok(false)
+        use std::os::fd::AsRawFd;
+        let c_name = std::ffi::CString::new(native(name)?.into_owned())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: both descriptors are open for the call and `c_name` is a valid C string.
+        let rc =
+            unsafe { libc::fclonefileat(src.as_raw_fd(), dir.as_raw_fd(), c_name.as_ptr(), 0) };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::ENOTSUP | libc::EXDEV | libc::EINVAL | libc::EPERM) => Ok(None),
+                _ => Err(e),
+            };
+        }
+        let fd = rfs::openat(
+            dir,
+            os_str(&native(name)?),
+            OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        rfs::fchmod(&fd, Mode::from_bits_truncate(mode as _))?;
+        Ok(Some(fd))
     }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "macos")))]
+    {
+        let _ = (dir, name, src, mode);
+        Ok(None)
+    }
+}
+
+/// Errors that mean "this filesystem cannot clone here", not a failure.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn clone_unsupported(e: rustix::io::Errno) -> bool {
+    use rustix::io::Errno;
+    [
+        Errno::OPNOTSUPP,
+        Errno::XDEV,
+        Errno::INVAL,
+        Errno::NOTTY,
+        Errno::PERM,
+        Errno::BADF,
+    ]
+    .contains(&e)
 }
 
 /// Takes an advisory lock on `fd` (shared or exclusive); released when the descriptor closes.
