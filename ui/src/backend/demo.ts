@@ -1,6 +1,7 @@
 /**
  * Scripted sessions for `npm run dev` in a browser: a finished conversation whose turn changed a
- * file (its changes card can be undone), one waiting for a permission answer, one in plan mode
+ * file (its changes card can be undone), one whose turn ran two sub-agents side by side (each in its
+ * own card), one waiting for a permission answer, one in plan mode
  * waiting for answers to the agent's questions (then its plan, then a host to reach; its tools'
  * network requests show as quiet lines), one whose VM failed, and an "agent" that answers new
  * messages with streamed text, a tool call that asks permission,
@@ -16,6 +17,7 @@ const TAXES = `${HOME}/Documents/Taxes 2026`;
 const SITE = `${HOME}/code/website`;
 const PHOTOS = `${HOME}/Pictures/Holiday`;
 const BLOG = `${HOME}/code/blog`;
+const HOUSE = `${HOME}/Documents/Household`;
 const GUEST = (folder: string, file: string) => `/sessions/demo/mnt/${folder}/${file}`;
 
 function stored(frames: [FrameRecord['direction'], Record<string, unknown>][]): FrameRecord[] {
@@ -53,6 +55,37 @@ const TAXES_TRANSCRIPT = stored([
   ))],
   ['out', f.result({ totalCostUsd: 0.0412, inputTokens: 8123, outputTokens: 912, durationMs: 14_200 })],
   ['host', f.changesRecord([f.folderChanges(TAXES, [f.modified('summary.md'), f.added('receipts/checked', 'dir'), f.added('receipts/checked/mar.csv'), f.metadata('receipts/jan.csv')])])],
+  ['host', { type: 'workroom_vm', state: 'stopped', reason: 'stopped after being idle; it starts again with the next message' }],
+]);
+
+/** A turn that handed two parts to sub-agents; their frames interleave, each naming its `Task` call. */
+const HOUSE_TRANSCRIPT = stored([
+  ['host', { type: 'workroom_vm', state: 'running', accel: 'kvm', boot_ms: 1760 }],
+  ['in', f.userMessage('Check every receipt against the bank statement and tell me what is missing')],
+  ['out', f.init()],
+  ['out', f.assistant('m1', f.textBlock("Two independent parts: I'll have one sub-agent list the receipts and another read the bank statement, at the same time."))],
+  ['out', f.assistant('m1', f.taskBlock('a1', 'Count receipts', 'List every receipt in receipts/ with its date, shop and amount. Report them as a table.', 'receipt-reader'))],
+  ['out', f.assistant('m1', f.taskBlock('a2', 'Read bank statement', 'Find every card payment in bank/2026-03.csv. Report date, payee and amount.'))],
+  ['out', f.subagentPrompt('a1', 'List every receipt in receipts/ with its date, shop and amount. Report them as a table.')],
+  ['out', f.subagentPrompt('a2', 'Find every card payment in bank/2026-03.csv. Report date, payee and amount.')],
+  ['out', f.fromSubagent('a1', f.assistant('s1', f.textBlock("I'll find the receipt files first.")))],
+  ['out', f.fromSubagent('a1', f.assistant('s1', f.toolUseBlock('a1-t1', 'Glob', { pattern: 'receipts/*.csv', path: GUEST('Household', '') })))],
+  ['out', f.fromSubagent('a2', f.assistant('s2', f.toolUseBlock('a2-t1', 'Bash', { command: "grep -i 'card' bank/2026-03.csv", description: 'Find the card payments' })))],
+  ['out', f.fromSubagent('a1', f.toolResult('a1-t1', 'receipts/pharmacy.csv\nreceipts/grocer.csv', {
+    structured: { numFiles: 2, filenames: ['receipts/pharmacy.csv', 'receipts/grocer.csv'], durationMs: 3, truncated: false },
+  }))],
+  ['host', { type: 'workroom_permission', request_id: 'r-a2', tool_name: 'Bash', tool_use_id: 'a2-t1', decision: 'allow_session', by: 'user' }],
+  ['out', f.fromSubagent('a2', f.toolResult('a2-t1', '', {
+    structured: { stdout: '2026-03-14,CARD Pharmacy Lind,112.40\n2026-03-20,CARD Grocer Eck,58.10\n2026-03-27,CARD Hardware Moll,34.99\n', stderr: '', interrupted: false },
+  }))],
+  ['out', f.fromSubagent('a1', f.assistant('s3', f.toolUseBlock('a1-t2', 'Read', { file_path: GUEST('Household', 'receipts/pharmacy.csv') })))],
+  ['out', f.fromSubagent('a2', f.assistant('s4', f.textBlock('| Date | Payee | Amount |\n| --- | --- | ---: |\n| 14 Mar | Pharmacy Lind | 112.40 |\n| 20 Mar | Grocer Eck | 58.10 |\n| 27 Mar | Hardware Moll | 34.99 |')))],
+  ['out', f.fromSubagent('a1', f.toolResult('a1-t2', 'date,shop,amount\n2026-03-14,Pharmacy Lind,112.40', { structured: { type: 'text', file: { numLines: 2 } } }))],
+  ['out', f.taskResult('a2', 'Three card payments in March: Pharmacy Lind 112.40, Grocer Eck 58.10, Hardware Moll 34.99.', { toolUses: 1, durationMs: 8_300 })],
+  ['out', f.fromSubagent('a1', f.assistant('s5', f.textBlock('Two receipts: **Pharmacy Lind** 112.40 (14 Mar) and **Grocer Eck** 58.10 (20 Mar).')))],
+  ['out', f.taskResult('a1', 'Two receipts: Pharmacy Lind 112.40 (14 Mar) and Grocer Eck 58.10 (20 Mar).', { toolUses: 2, durationMs: 11_600 })],
+  ['out', f.assistant('m2', f.textBlock('One payment has no receipt: **Hardware Moll, 34.99 EUR on 27 March**. The other two match their receipts to the cent.'))],
+  ['out', f.result({ totalCostUsd: 0.0534, inputTokens: 14_210, outputTokens: 1_204, durationMs: 19_800 })],
   ['host', { type: 'workroom_vm', state: 'stopped', reason: 'stopped after being idle; it starts again with the next message' }],
 ]);
 
@@ -274,6 +307,7 @@ export function demoBackend(): MockBackend {
   const backend = new MockBackend();
   const now = Math.floor(Date.now() / 1000);
   backend.addSession([TAXES], { id: 'taxes', title: 'Receipts total', updated_at: now - 3600, cost_usd: 0.0412 }, TAXES_TRANSCRIPT);
+  backend.addSession([HOUSE], { id: 'house', title: 'Receipts against the bank statement', updated_at: now - 1800, cost_usd: 0.0534 }, HOUSE_TRANSCRIPT);
   backend.addSession([SITE], { id: 'site', title: 'Rebuild the site', updated_at: now - 120 }, SITE_TRANSCRIPT);
   backend.addSession([BLOG], { id: 'blog', title: 'Move the blog to the new theme', permission_mode: 'plan', updated_at: now - 30 }, BLOG_TRANSCRIPT);
   backend.addSession([PHOTOS], { id: 'photos', title: 'Rename holiday photos', updated_at: now - 86_400 * 3 }, PHOTOS_TRANSCRIPT);

@@ -74,6 +74,39 @@ export function toolResult(toolUseId: string, content: string, options: { isErro
   };
 }
 
+// ── Sub-agents (`Task`) ───────────────────────────────────────────────────────
+
+/** The main agent's `Task` call, starting a sub-agent (`subagentType` absent: the general one). */
+export function taskBlock(id: string, description: string, prompt: string, subagentType?: string): Frame {
+  return toolUseBlock(id, 'Task', { description, prompt, ...(subagentType ? { subagent_type: subagentType } : {}) });
+}
+
+/** `body` as the sub-agent of call `parent` emits it: every frame of it names the call. */
+export function fromSubagent(parent: string, body: Frame): Frame {
+  return { ...body, parent_tool_use_id: parent };
+}
+
+/** A sub-agent's first frame: its prompt, as a text block. */
+export function subagentPrompt(parent: string, text: string): Frame {
+  return { type: 'user', message: { role: 'user', content: [{ type: 'text', text }] }, parent_tool_use_id: parent };
+}
+
+/** A `Task` call's result: the sub-agent's last words, and its figures as the agent reports them. */
+export function taskResult(toolUseId: string, report: string, options: { toolUses?: number; durationMs?: number; prompt?: string } = {}): Frame {
+  return toolResult(toolUseId, report, {
+    structured: {
+      status: 'completed',
+      agentId: toolUseId,
+      content: [{ type: 'text', text: report }],
+      totalToolUseCount: options.toolUses ?? 0,
+      totalDurationMs: options.durationMs ?? 1000,
+      totalTokens: 1400,
+      usage: { input_tokens: 1200, output_tokens: 200 },
+      prompt: options.prompt ?? '',
+    },
+  });
+}
+
 /** The person's message as the host stores it (direction `in`). */
 export function userMessage(text: string): Frame {
   return { type: 'user', message: { role: 'user', content: text }, parent_tool_use_id: null, session_id: '' };

@@ -1,10 +1,14 @@
 import { Component } from 'preact';
 
+import { isSubagentCall } from '../model/subagents';
 import type { ChatItem } from '../model/view';
 import { Markdown } from './Markdown';
 import { NetworkLines } from './NetworkLines';
+import { SubagentCard } from './SubagentCard';
 import { ToolCard } from './ToolCard';
 import { TurnFooter } from './TurnFooter';
+
+const NONE: readonly string[] = [];
 
 /** The person's own message. Plain text: it is theirs, and Markdown would change what they typed. */
 export function UserMessage({ text, note, queued = false }: { text: string; note: string | null; queued?: boolean }) {
@@ -18,8 +22,11 @@ export function UserMessage({ text, note, queued = false }: { text: string; note
   );
 }
 
-/** One entry of the conversation. `awaitingAnswer`: a tool call whose permission question is open. */
-export function ChatItemView({ item, awaitingAnswer = false }: { item: ChatItem; awaitingAnswer?: boolean }) {
+/**
+ * One entry of the conversation. `waiting`: the tool calls in it (a sub-agent's included) whose
+ * permission question is open.
+ */
+export function ChatItemView({ item, waiting = NONE }: { item: ChatItem; waiting?: readonly string[] }) {
   switch (item.kind) {
     case 'user':
       return <UserMessage text={item.text} note={item.undelivered} />;
@@ -37,7 +44,11 @@ export function ChatItemView({ item, awaitingAnswer = false }: { item: ChatItem;
         </details>
       );
     case 'tool':
-      return <ToolCard tool={item} awaitingAnswer={awaitingAnswer} />;
+      return isSubagentCall(item.name) ? (
+        <SubagentCard tool={item} waiting={waiting} />
+      ) : (
+        <ToolCard tool={item} awaitingAnswer={waiting.includes(item.toolUseId)} />
+      );
     case 'turn_end':
       return <TurnFooter summary={item.summary} />;
     case 'changes':
@@ -56,7 +67,7 @@ export function ChatItemView({ item, awaitingAnswer = false }: { item: ChatItem;
 
 interface PureItemProps {
   item: ChatItem;
-  awaitingAnswer: boolean;
+  waiting: readonly string[];
 }
 
 /**
@@ -65,10 +76,11 @@ interface PureItemProps {
  */
 export class PureChatItem extends Component<PureItemProps> {
   override shouldComponentUpdate(next: PureItemProps): boolean {
-    return next.item !== this.props.item || next.awaitingAnswer !== this.props.awaitingAnswer;
+    // `waiting` is a new array on every render of the chat; what counts is which calls are in it.
+    return next.item !== this.props.item || next.waiting.join() !== this.props.waiting.join();
   }
 
   override render() {
-    return <ChatItemView item={this.props.item} awaitingAnswer={this.props.awaitingAnswer} />;
+    return <ChatItemView item={this.props.item} waiting={this.props.waiting} />;
   }
 }

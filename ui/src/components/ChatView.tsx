@@ -3,8 +3,10 @@ import { useCallback, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { PermissionMode } from '../backend/types';
 import type { SessionController } from '../model/controller';
 import { baseName } from '../model/format';
+import { callsIn, subagentOf } from '../model/subagents';
+import { subagentName } from '../model/tools';
 import { laterChangedTurns } from '../model/undo';
-import { isBusy, type SessionView } from '../model/view';
+import { isBusy, type ChatItem, type SessionView } from '../model/view';
 import { PureChangesCard } from './ChangesCard';
 import { PureChatItem, UserMessage } from './ChatItemView';
 import { Composer } from './Composer';
@@ -33,6 +35,17 @@ function lastUndelivered(view: SessionView): string | null {
   return null;
 }
 
+/** The tool calls in `item` (its sub-agent's included) whose permission question is open. */
+function waitingIn(item: ChatItem, open: Set<string | null>): string[] {
+  return callsIn(item).flatMap((call) => (open.has(call.toolUseId) ? [call.toolUseId] : []));
+}
+
+/** The sub-agent a question comes from, by its task; `null` for the main agent's own. */
+function askingSubagent(view: SessionView, toolUseId: string | null): string | null {
+  const task = subagentOf(view.items, toolUseId);
+  return task ? subagentName(task.input) : null;
+}
+
 /** Keeps the newest content in sight while the person has not scrolled up to read. */
 function useStickToBottom(dependency: unknown) {
   const scroller = useRef<HTMLDivElement>(null);
@@ -55,7 +68,7 @@ export function ChatView({ controller }: { controller: SessionController }) {
   const { scroller, onScroll } = useStickToBottom(view);
   const retryText = lastUndelivered(view);
   const busy = isBusy(view);
-  const awaitingAnswer = new Set(view.pending.map((prompt) => prompt.tool_use_id));
+  const openQuestions = new Set(view.pending.map((prompt) => prompt.tool_use_id));
   const mode = (view.permissionMode ?? record?.permission_mode ?? 'default') as PermissionMode;
   const undo = useUndo(controller);
   const later = laterChangedTurns(view);
@@ -128,7 +141,7 @@ export function ChatView({ controller }: { controller: SessionController }) {
                 loadDiff={loadDiff}
               />
             ) : (
-              <PureChatItem key={item.key} item={item} awaitingAnswer={item.kind === 'tool' && awaitingAnswer.has(item.toolUseId)} />
+              <PureChatItem key={item.key} item={item} waiting={waitingIn(item, openQuestions)} />
             ),
           )}
           {busy && view.pending.length === 0 && view.vm?.state !== 'booting' && (
@@ -141,6 +154,7 @@ export function ChatView({ controller }: { controller: SessionController }) {
           <PermissionCard
             key={prompt.request_id}
             prompt={prompt}
+            from={askingSubagent(view, prompt.tool_use_id)}
             autoFocus={index === 0}
             onAnswer={(answer) => void controller.answer(prompt, answer)}
           />

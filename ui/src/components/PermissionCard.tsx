@@ -7,6 +7,7 @@ import { useFocusWhenShown } from './context';
 import { DiffView } from './DiffView';
 import { InlineCode } from './InlineCode';
 import { PlanCard } from './PlanCard';
+import { PromptFrom } from './PromptFrom';
 import { QuestionCard } from './QuestionCard';
 
 /** The answers of a tool call or a host to reach, without a message. */
@@ -56,6 +57,8 @@ export interface PromptCardProps {
   onAnswer: (answer: PermissionAnswer) => void;
   /** Take focus when shown (only when nothing else has it, so typing elsewhere never answers). */
   autoFocus?: boolean;
+  /** The sub-agent that asks, by its task; absent or `null` for the main agent. */
+  from?: string | null;
 }
 
 /** A question from the agent, on the card that fits it: its questions, its plan, a host, or a tool call. */
@@ -89,7 +92,7 @@ function NetworkHeading({ id, prompt }: { id: string; prompt: PermissionPrompt }
  * shortcuts. Nobody reads a message sent with a refused connection, so that card has no "Deny
  * with message".
  */
-function AllowCard({ prompt, onAnswer, autoFocus = false, network }: PromptCardProps & { network: boolean }) {
+function AllowCard({ prompt, onAnswer, autoFocus = false, from = null, network }: PromptCardProps & { network: boolean }) {
   const card = useRef<HTMLElement>(null);
   const messageBox = useRef<HTMLTextAreaElement>(null);
   const [writingMessage, setWritingMessage] = useState(false);
@@ -136,6 +139,7 @@ function AllowCard({ prompt, onAnswer, autoFocus = false, network }: PromptCardP
       data-testid={network ? 'network-card' : 'permission-card'}
     >
       <p class="permission-kicker">{PROMPT_KICKERS[network ? 'network' : 'tool']}</p>
+      <PromptFrom from={from} />
       {network ? (
         <NetworkHeading id={headingId} prompt={prompt} />
       ) : (

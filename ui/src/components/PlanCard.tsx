@@ -4,13 +4,14 @@ import { planText, PROMPT_KICKERS } from '../model/prompts';
 import { useFocusWhenShown } from './context';
 import { Markdown } from './Markdown';
 import type { PromptCardProps } from './PermissionCard';
+import { PromptFrom } from './PromptFrom';
 
 /**
  * The plan the agent proposes before it changes anything (`ExitPlanMode`): approve it, choosing
  * how freely the agent then edits, or send it back with what to change. No single-key shortcuts:
  * approving a plan is worth a click.
  */
-export function PlanCard({ prompt, onAnswer, autoFocus = false }: PromptCardProps) {
+export function PlanCard({ prompt, onAnswer, autoFocus = false, from = null }: PromptCardProps) {
   const card = useRef<HTMLElement>(null);
   const feedbackBox = useRef<HTMLTextAreaElement>(null);
   const [keepPlanning, setKeepPlanning] = useState(false);
@@ -41,6 +42,7 @@ export function PlanCard({ prompt, onAnswer, autoFocus = false }: PromptCardProp
       <h3 id={headingId} class="permission-kicker">
         {PROMPT_KICKERS.plan}
       </h3>
+      <PromptFrom from={from} />
       <div class="plan-text">
         <Markdown text={planText(prompt)} />
       </div>

@@ -12,6 +12,7 @@ import {
 } from '../model/prompts';
 import { useFocusWhenShown } from './context';
 import type { PromptCardProps } from './PermissionCard';
+import { PromptFrom } from './PromptFrom';
 
 interface FieldProps {
   /** The radio group's name, unique in the page. */
@@ -84,7 +85,7 @@ function QuestionField({ name, question, choice, onChange }: FieldProps) {
  * The agent's multiple-choice questions. "Send answers" waits until each has an answer; "Skip"
  * lets the agent go on without. No single-key shortcuts: the keys belong to the fields.
  */
-export function QuestionCard({ prompt, onAnswer, autoFocus = false }: PromptCardProps) {
+export function QuestionCard({ prompt, onAnswer, autoFocus = false, from = null }: PromptCardProps) {
   const card = useRef<HTMLElement>(null);
   const questions = useMemo(() => readQuestions(prompt.input), [prompt.input]);
   const [choices, setChoices] = useState<Choice[]>(() => questions.map(() => NO_CHOICE));
@@ -108,6 +109,7 @@ export function QuestionCard({ prompt, onAnswer, autoFocus = false }: PromptCard
       <h3 id={headingId} class="permission-kicker">
         {PROMPT_KICKERS.question}
       </h3>
+      <PromptFrom from={from} />
       <form
         class="questions"
         onSubmit={(event) => {

@@ -64,10 +64,10 @@ function Elapsed({ tool, waiting }: { tool: ToolItem; waiting: boolean }) {
   return elapsed >= 2000 ? <span class="muted">{seconds(elapsed)}</span> : null;
 }
 
-/** Whether the card's tool call waits for the person's answer (set by `ToolCard`). */
-const WaitingContext = createContext(false);
+/** Whether the card's tool call waits for the person's answer (set by `ToolCard` and `SubagentCard`). */
+export const WaitingContext = createContext(false);
 
-function CardHeader({ tool, title, extra }: { tool: ToolItem; title: ComponentChildren; extra?: ComponentChildren }) {
+export function CardHeader({ tool, title, extra }: { tool: ToolItem; title: ComponentChildren; extra?: ComponentChildren }) {
   const waiting = useContext(WaitingContext);
   return (
     <div class="tool-header">

@@ -5,6 +5,9 @@
  * `assistant` frame for that block, then `content_block_stop`. Deltas draw the text as it arrives;
  * the `assistant` frame then replaces it with the authoritative block. A stored transcript has no
  * deltas (the host does not store them), so there the `assistant` frames create the items.
+ *
+ * A sub-agent's frames (`parent_tool_use_id` set) go into its `Task` call's activity instead of the
+ * conversation, and without their deltas, so live and replayed sessions show sub-agents alike.
  */
 import { arr, field, num, obj, str, type JsonObject } from './json';
 import {
@@ -25,6 +28,8 @@ import type { ChatItem, SessionView, ToolItem } from './view';
 /** Applies one frame the agent wrote. `atMs` is when it arrived (or was stored). */
 export function applyAgentFrame(view: SessionView, frame: unknown, atMs: number): SessionView {
   const f = obj(frame);
+  const parent = str(f.parent_tool_use_id);
+  if (parent) return subagentFrame(view, parent, f, atMs);
   switch (f.type) {
     case 'stream_event':
       return streamEvent(view, obj(f.event), atMs);
@@ -41,6 +46,29 @@ export function applyAgentFrame(view: SessionView, frame: unknown, atMs: number)
       // `permission` events); rate limits, lifecycle and unknown frames change nothing visible.
       return view;
   }
+}
+
+// ── Sub-agents (frames naming their `Task` call as `parent_tool_use_id`) ──────
+
+const NO_STREAM: SessionView['stream'] = { messageId: null, blocks: {} };
+
+/**
+ * A sub-agent's frame, folded into the activity of the call that started it. Sub-agents run side by
+ * side, so their words never go into the conversation, where they would interleave. Their stream
+ * events are dropped: the complete `assistant` frames follow, and the main agent's stream cursor
+ * stays its own. Their first `user` frame (the prompt) is the call's input already; their plan
+ * (`TodoWrite`) and API errors stay in the card, not in the session's panel and error state.
+ */
+function subagentFrame(view: SessionView, parent: string, frame: JsonObject, atMs: number): SessionView {
+  if (frame.type !== 'assistant' && frame.type !== 'user') return view;
+  const index = findToolIndex(view, parent);
+  // A frame whose call is unknown has nowhere to go that would not mix it into the conversation.
+  if (index < 0) return view;
+  const task = view.items[index] as ToolItem;
+  const scope: SessionView = { ...view, items: task.activity ?? [], stream: NO_STREAM };
+  const next = frame.type === 'assistant' ? assistant(scope, frame, atMs) : toolResults(scope, frame);
+  if (next.items === scope.items) return view;
+  return replaceAt({ ...view, nextKey: next.nextKey }, index, { ...task, activity: next.items });
 }
 
 // ── Streaming (raw Anthropic SSE events) ──────────────────────────────────────

@@ -46,29 +46,61 @@ export function findToolIndex(view: SessionView, toolUseId: string): number {
   return -1;
 }
 
+/**
+ * The latest tool item for `toolUseId` changed by `change`, a sub-agent's call included (permission
+ * decisions name those too); unchanged when there is none.
+ */
 export function updateTool(
   view: SessionView,
   toolUseId: string,
   change: (tool: ToolItem) => ToolItem,
 ): SessionView {
-  const index = findToolIndex(view, toolUseId);
-  if (index < 0) return view;
-  return replaceAt(view, index, change(view.items[index] as ToolItem));
+  const items = updateToolIn(view.items, toolUseId, change);
+  return items ? { ...view, items } : view;
+}
+
+function updateToolIn(items: ChatItem[], toolUseId: string, change: (tool: ToolItem) => ToolItem): ChatItem[] | null {
+  for (let i = items.length - 1; i >= 0; i -= 1) {
+    const item = items[i];
+    if (item?.kind !== 'tool') continue;
+    let updated: ToolItem | null = null;
+    if (item.toolUseId === toolUseId) {
+      updated = change(item);
+    } else if (item.activity) {
+      const activity = updateToolIn(item.activity, toolUseId, change);
+      if (activity) updated = { ...item, activity };
+    }
+    if (updated) {
+      const next = items.slice();
+      next[i] = updated;
+      return next;
+    }
+  }
+  return null;
 }
 
 /** Every item still marked as streaming or unfinished, closed: the turn (or the VM) ended. */
 export function settleUnfinished(view: SessionView): SessionView {
+  const items = settleItems(view.items);
+  return items !== view.items ? { ...view, items, stream: { messageId: null, blocks: {} } } : view;
+}
+
+/** `items` itself when nothing in it (or in a sub-agent's activity) was unfinished. */
+function settleItems(items: ChatItem[]): ChatItem[] {
   let changed = false;
-  const items = view.items.map((item): ChatItem => {
-    if ((item.kind === 'text' || item.kind === 'thinking') && item.streaming) {
-      changed = true;
-      return { ...item, streaming: false };
-    }
-    if (item.kind === 'tool' && (item.status === 'running' || item.status === 'preparing')) {
-      changed = true;
-      return { ...item, status: 'interrupted' };
-    }
-    return item;
+  const settled = items.map((item): ChatItem => {
+    const next = settleItem(item);
+    if (next !== item) changed = true;
+    return next;
   });
-  return changed ? { ...view, items, stream: { messageId: null, blocks: {} } } : view;
+  return changed ? settled : items;
+}
+
+function settleItem(item: ChatItem): ChatItem {
+  if ((item.kind === 'text' || item.kind === 'thinking') && item.streaming) return { ...item, streaming: false };
+  if (item.kind !== 'tool') return item;
+  const unfinished = item.status === 'running' || item.status === 'preparing';
+  const activity = item.activity && settleItems(item.activity);
+  if (!unfinished && activity === item.activity) return item;
+  return { ...item, ...(activity ? { activity } : {}), status: unfinished ? 'interrupted' : item.status };
 }

@@ -16,6 +16,7 @@ import { appendItem, notice, replaceAt, settleUnfinished, updateTool } from './i
 import { field, num, obj, str, type JsonObject } from './json';
 import { readNetworkRequest } from './network';
 import { decisionWords, networkHost, promptKind } from './prompts';
+import { callsIn } from './subagents';
 import { abandonTurns, dropTurns, messageSent, withdrawMessage } from './turns';
 import { changesRecorded, placeDueChanges, turnsUndone, undoRedone } from './undo';
 import type { SessionView, ToolDecision, ToolItem } from './view';
@@ -197,15 +198,14 @@ function onVm(view: SessionView, vm: VmState): SessionView {
 }
 
 /** The host allowed a Write/Edit by itself; the event names no tool call, so it goes on the latest
- * undecided file tool still running, or stands on its own. */
+ * undecided file tool still running (a sub-agent's included), or stands on its own. */
 function autoAllowed(view: SessionView, summary: string, reason: string): SessionView {
   const decision: ToolDecision = { text: `Allowed by Workroom (${reason})`, allowed: true };
-  for (let i = view.items.length - 1; i >= 0; i -= 1) {
-    const item = view.items[i];
-    if (item?.kind === 'tool' && item.status === 'running' && !item.decision && (item.name === 'Write' || item.name === 'Edit')) {
-      return replaceAt(view, i, { ...item, decision });
-    }
-  }
+  const call = view.items
+    .flatMap(callsIn)
+    .reverse()
+    .find((tool) => tool.status === 'running' && !tool.decision && (tool.name === 'Write' || tool.name === 'Edit'));
+  if (call) return updateTool(view, call.toolUseId, (tool) => ({ ...tool, decision }));
   return notice(view, 'quiet', `${summary}: allowed by Workroom (${reason}).`);
 }
 

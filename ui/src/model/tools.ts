@@ -44,10 +44,17 @@ export function toolTitle(name: string, input: unknown): string {
       return `Search the web for “${f('query')}”`;
     case 'Task':
     case 'Agent':
-      return `Hand off: ${f('description') || 'a sub-task'}`;
+      return `Sub-agent: ${subagentName(input)}`;
     default:
       return name.startsWith('mcp__') ? `Use ${name.split('__').slice(1).join(' › ')}` : `Use ${name}`;
   }
+}
+
+/** A sub-agent by its task: "Count receipts", and its type unless it is the general one ("(counter)"). */
+export function subagentName(input: unknown): string {
+  const description = field(input, 'description') || 'a sub-task';
+  const type = field(input, 'subagent_type');
+  return type && type !== 'general-purpose' ? `${description} (${type})` : description;
 }
 
 /** Which card draws a tool. */

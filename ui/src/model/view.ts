@@ -77,6 +77,11 @@ export type ChatItem =
       decision: ToolDecision | null;
       /** When it started running (Unix ms), for "running for 12 s". */
       startedAtMs: number | null;
+      /**
+       * A sub-agent's call (`Task`/`Agent`): what the sub-agent wrote and ran, from the frames that
+       * name this call as their `parent_tool_use_id`. Absent until its first frame.
+       */
+      activity?: ChatItem[];
     }
   | { kind: 'turn_end'; key: string; summary: TurnSummary }
   | {
