@@ -154,7 +154,7 @@ def _page_server() -> ThreadingHTTPServer:
 PAGE_HOST = "127.0.0.5"
 PAGE_BODY = "PAGE-BODY: fetched through the host's network proxy"
 # The index of the generic "after a tool result" rule in the script below.
-AFTER_TOOL_RULE = 7
+AFTER_TOOL_RULE = 9
 
 
 def _script(page_port: int = 9) -> dict[str, Any]:
@@ -191,6 +191,12 @@ def _script(page_port: int = 9) -> dict[str, Any]:
             {"when": {"last_user_text_contains": "fetch the page"},
              "reply": tool("WebFetch", {"url": f"http://{PAGE_HOST}:{page_port}/", "prompt": "What does it say?"},
                            "Fetching it.")},
+            # (2e) two sub-agents at once; each reports back into its own card.
+            {"when": {"last_user_text_contains": "split the work"},
+             "reply": {"content": [
+                 {"type": "tool_use", "name": "Task", "input": {"description": "Count the files", "prompt": "Please count the files."}},
+                 {"type": "tool_use", "name": "Task", "input": {"description": "Read the notes", "prompt": "Please read the notes."}}]}},
+            {"when": {"last_user_text_contains": "Please count the files"}, "reply": text("SUBAGENT-REPORT: counted")},
             {"when": {"last_is_tool_result": True}, "reply": text(AFTER_TOOL)},
             {"when": {}, "reply": text("fallback answer")},
         ],
@@ -320,6 +326,18 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     page.shot("network-allowed")
     lap("web fetch asked and allowed")
 
+    # (2e) two sub-agents run at once; their work shows in their own cards, not in the conversation
+    page.send("Please split the work")
+    page.wait_turn_end(4)
+    cards = page.wait("two finished sub-agent cards", lambda d: (c := [
+        x for x in d.find_elements(By.CSS_SELECTOR, '[data-testid="subagent-card"]')
+        if x.get_attribute("data-status") == "done"]) and len(c) == 2 and c)
+    assert any("Count the files" in c.text for c in cards), [c.text for c in cards]
+    main_text = " ".join(m.text for m in page.all(".assistant-message"))
+    assert "SUBAGENT-REPORT" not in main_text, "a sub-agent's words landed in the main conversation"
+    page.shot("subagents")
+    lap("sub-agents")
+
     # (3) Deny a Bash command: it must not run
     page.send("Please touch a file")
     card = page.wait("the Bash permission card",
@@ -327,7 +345,7 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     assert "touch denied.txt" in card.text, card.text
     page.shot("bash-permission")
     page.button(".permission-card", "Deny").click()
-    page.wait_turn_end(4)
+    page.wait_turn_end(5)
     assert not (folder / "denied.txt").exists(), "the denied command ran"
     assert server.model_requests()[-1]["served_by"] == f"rules[{AFTER_TOOL_RULE}]", \
         "the model did not get the denial as a tool result"
@@ -351,7 +369,7 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     stop = page.button(".composer", "Stop")
     stopped_at = time.monotonic()
     stop.click()
-    footer = page.wait_turn_end(5, timeout=10)
+    footer = page.wait_turn_end(6, timeout=10)
     stop_seconds = time.monotonic() - stopped_at
     assert footer.startswith("Stopped after"), f"turn footer {footer!r}; page:\n{page.text()}"
     assert stop_seconds < 8, f"Stop took {stop_seconds:.1f}s"
@@ -385,7 +403,7 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
         for t in ("Please say hello", HELLO_REPLY, "Please overwrite notes", "Please touch a file",
                   "Please wait a long time")))
     footers = page.turn_footers()
-    assert len(footers) == 6 and footers[-1].startswith("Stopped after"), f"turn footers after restart: {footers}"
+    assert len(footers) == 7 and footers[-1].startswith("Stopped after"), f"turn footers after restart: {footers}"
     page.shot("history")
     lap("restart and history")
     print("e2e timings (s):", timings)
