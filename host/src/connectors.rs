@@ -323,6 +323,96 @@ async fn start(spec: &ServerSpec) -> Result<Client, String> {
 mod tests {
     use super::*;
 
+    /// The test server in `tests/mcp/` (stdio, or Streamable HTTP with `--http`).
+    fn calc_server() -> String {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/calc_server.py").to_string()
+    }
+
+    async fn add_through(connectors: &Connectors) -> Value {
+        let init = connectors
+            .handle(
+                "calc",
+                &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {}}),
+            )
+            .await;
+        assert_eq!(
+            init["result"]["capabilities"],
+            json!({"tools": {}}),
+            "{init}"
+        );
+        let listed = connectors
+            .handle(
+                "calc",
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+            )
+            .await;
+        assert_eq!(listed["result"]["tools"][0]["name"], "add", "{listed}");
+        connectors
+            .handle(
+                "calc",
+                &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                        "params": {"name": "add", "arguments": {"a": 2, "b": 40}}}),
+            )
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_streamable_http_server_is_reached_like_a_local_one() {
+        let mut child = tokio::process::Command::new("python3")
+            .args([calc_server(), "--http".into()])
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3");
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+            child.stdout.take().unwrap(),
+        ));
+        let url = lines.next_line().await.unwrap().unwrap();
+        let specs =
+            parse(&json!({"mcpServers": {"calc": {"type": "http", "url": url}}}).to_string())
+                .unwrap();
+        let called = add_through(&Connectors::new(specs)).await;
+        assert_eq!(called["result"]["content"][0]["text"], "sum=42", "{called}");
+    }
+
+    #[tokio::test]
+    async fn a_stdio_server_starts_on_first_use_and_errors_are_json_rpc_errors() {
+        let specs = parse(
+            &json!({"mcpServers": {"calc": {"command": "python3", "args": [calc_server()]}}})
+                .to_string(),
+        )
+        .unwrap();
+        let connectors = Connectors::new(specs);
+        let called = add_through(&connectors).await;
+        assert_eq!(called["result"]["content"][0]["text"], "sum=42", "{called}");
+        let unknown = connectors
+            .handle(
+                "nope",
+                &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
+            )
+            .await;
+        assert!(unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no MCP server"));
+        let broken = Connectors::new(
+            parse(r#"{"mcpServers": {"calc": {"command": "/nonexistent/server"}}}"#).unwrap(),
+        );
+        let failed = broken
+            .handle(
+                "calc",
+                &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize"}),
+            )
+            .await;
+        assert!(
+            failed["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not available"),
+            "{failed}"
+        );
+    }
+
     #[test]
     fn claude_code_configs_parse_and_bad_ones_say_why() {
         let specs = parse(
