@@ -650,6 +650,24 @@ fn bad_input_is_refused_in_words_before_anything_is_created() {
     // No folder at all.
     let out = home.output(&["run", "hello"], "");
     assert!(text(&out.stderr).contains("choose a folder"));
+    // A connector configuration that cannot work.
+    let out = home.output(
+        &[
+            "run",
+            "--folder",
+            &home.folder_arg(),
+            "--mcp-config",
+            r#"{"mcpServers": {"calc": {}}}"#,
+            "hello",
+        ],
+        "",
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("--mcp-config") && stderr.contains("either a command"),
+        "{stderr}"
+    );
     // No credentials.
     let mut command = home.command(&["run", "--folder", &home.folder_arg(), "hello"]);
     command.env_remove("ANTHROPIC_API_KEY");

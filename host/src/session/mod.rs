@@ -210,8 +210,20 @@ impl Host {
         images: &Path,
         backend: Arc<dyn VmBackend>,
     ) -> Result<Self, HostError> {
+        Self::open_with(data_dir, images, backend, |_| {})
+    }
+
+    /// [`Host::open`], with the stored settings adjusted for this process only (command-line
+    /// options such as `workroom run --mcp-config`).
+    pub fn open_with(
+        data_dir: &Path,
+        images: &Path,
+        backend: Arc<dyn VmBackend>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Result<Self, HostError> {
         let store = Store::open(data_dir)?;
-        let settings = Settings::load(&store)?;
+        let mut settings = Settings::load(&store)?;
+        adjust(&mut settings);
         let checkpoints = undo::open_store(data_dir);
         if let Err(reason) = &checkpoints {
             tracing::warn!(%reason, "the checkpoint store cannot be opened; undo is unavailable");

@@ -96,6 +96,10 @@ pub struct RunArgs {
     /// turns cannot be undone.
     #[arg(long)]
     pub no_undo: bool,
+    /// MCP servers for this run, in Claude Code's .mcp.json format (a file or the JSON itself);
+    /// the host runs them, outside the VM. Default: the mcp_config setting.
+    #[arg(long, value_name = "FILE|JSON")]
+    pub mcp_config: Option<String>,
     /// What to ask; without it, an interactive chat.
     pub prompt: Option<String>,
 }

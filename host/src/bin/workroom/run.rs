@@ -78,7 +78,17 @@ fn prepare(app: &App, args: &RunArgs) -> anyhow::Result<(Host, SessionRecord, bo
     }
     workroom_host::image::locate(&app.images, Arch::default())?;
     let backend = setup::vm_backend(app)?;
-    let host = app.host(backend)?;
+    if let Some(config) = &args.mcp_config {
+        // Checked now, so a typo is reported before a VM boots.
+        workroom_host::connectors::load(config)
+            .with_context(|| "--mcp-config is not usable".to_string())?;
+    }
+    let mcp_config = args.mcp_config.clone();
+    let host = app.host_with(backend, |settings| {
+        if let Some(config) = mcp_config {
+            settings.mcp_config = Some(config);
+        }
+    })?;
     if !host.settings().has_credentials() {
         bail!(
             "no model credentials: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) in the environment, \

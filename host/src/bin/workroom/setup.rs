@@ -35,6 +35,20 @@ impl App {
         Ok(Host::open(&self.data_dir, &self.images, backend)?)
     }
 
+    /// A host whose settings this run changes (`workroom run --mcp-config`).
+    pub fn host_with(
+        &self,
+        backend: Arc<dyn VmBackend>,
+        adjust: impl FnOnce(&mut workroom_host::settings::Settings),
+    ) -> anyhow::Result<Host> {
+        Ok(Host::open_with(
+            &self.data_dir,
+            &self.images,
+            backend,
+            adjust,
+        )?)
+    }
+
     /// A host for commands that never start a VM (listing, deleting).
     pub fn host_without_vms(&self) -> anyhow::Result<Host> {
         self.host(Arc::new(NoVms))
