@@ -19,6 +19,7 @@ pub mod mcp;
 pub mod model;
 pub mod permissions;
 pub mod session;
+pub mod skills;
 pub mod tools;
 pub mod turn;
 #[cfg(target_os = "linux")]

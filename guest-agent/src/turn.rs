@@ -1112,6 +1112,10 @@ pub async fn all_tools(s: &Session) -> Vec<ToolDefinition> {
         let agents = crate::agents::available(s.toolbox.context().cwd(), &client);
         task.description = tools::task::description_with(&agents);
     }
+    if let Some(skill) = tools.iter_mut().find(|t| t.name == tools::skill::NAME) {
+        skill.description =
+            tools::skill::description_with(&crate::skills::available(s.toolbox.context().cwd()));
+    }
     tools.extend(s.mcp.definitions().await);
     tools
 }

@@ -6,12 +6,14 @@
 pub mod ask;
 pub mod bash;
 pub mod context;
+pub mod documents;
 pub mod edit;
 pub mod glob;
 pub mod grep;
 mod html_md;
 pub mod paths;
 pub mod read;
+pub mod skill;
 pub mod task;
 pub mod todo;
 pub mod web_fetch;
@@ -41,6 +43,10 @@ pub const ALL: &[&str] = &[
     grep::NAME,
     web_fetch::NAME,
     todo::NAME,
+    documents::xlsx::NAME,
+    documents::docx::NAME,
+    documents::pdf::NAME,
+    skill::NAME,
     task::NAME,
     ask::EXIT_PLAN_NAME,
     ask::QUESTION_NAME,
@@ -106,7 +112,9 @@ impl Toolbox {
     /// What the permission layer needs to know about a call.
     pub fn facts(&self, name: &str, input: &Value) -> CallFacts {
         let path_field = match name {
-            "Read" | "Write" | "Edit" => Some("file_path"),
+            "Read" | "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf" => {
+                Some("file_path")
+            }
             "Glob" | "Grep" => Some("path"),
             _ => None,
         };
@@ -126,7 +134,7 @@ impl Toolbox {
             // WebFetch changes nothing here; which hosts it may reach is the host's network policy.
             // A sub-agent's own tool calls go through permissions one by one.
             "Read" | "Glob" | "Grep" | "TodoWrite" | "BashOutput" | "WebFetch" | "Task"
-            | "Agent" => true,
+            | "Agent" | "Skill" => true,
             "Bash" => input
                 .get("command")
                 .and_then(Value::as_str)
@@ -138,7 +146,10 @@ impl Toolbox {
             input: input.clone(),
             paths,
             read_only,
-            edits_files: matches!(name, "Write" | "Edit"),
+            edits_files: matches!(
+                name,
+                "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf"
+            ),
             asks_user: matches!(name, ask::EXIT_PLAN_NAME | ask::QUESTION_NAME),
         }
     }
@@ -165,6 +176,10 @@ impl Toolbox {
             glob::NAME => glob::run(&ctx, input).await,
             grep::NAME => grep::run(&ctx, input).await,
             web_fetch::NAME => web_fetch::run(&ctx, input).await,
+            documents::xlsx::NAME => documents::xlsx::run(&ctx, input).await,
+            documents::docx::NAME => documents::docx::run(&ctx, input).await,
+            documents::pdf::NAME => documents::pdf::run(&ctx, input).await,
+            skill::NAME => skill::run(&ctx, &input),
             todo::NAME => todo::run_with(&self.todos, input),
             ask::EXIT_PLAN_NAME => ask::exit_plan(&input),
             ask::QUESTION_NAME => ask::question(&input),
@@ -193,6 +208,19 @@ fn describe(name: &str) -> (&'static str, Value) {
         glob::NAME => (glob::description(), glob::input_schema()),
         grep::NAME => (grep::description(), grep::input_schema()),
         web_fetch::NAME => (web_fetch::description(), web_fetch::input_schema()),
+        documents::xlsx::NAME => (
+            documents::xlsx::description(),
+            documents::xlsx::input_schema(),
+        ),
+        documents::docx::NAME => (
+            documents::docx::description(),
+            documents::docx::input_schema(),
+        ),
+        documents::pdf::NAME => (
+            documents::pdf::description(),
+            documents::pdf::input_schema(),
+        ),
+        skill::NAME => (skill::description(), skill::input_schema()),
         todo::NAME => (todo::description(), todo::input_schema()),
         ask::EXIT_PLAN_NAME => (ask::exit_plan_description(), ask::exit_plan_schema()),
         task::NAME => (task::description(), task::input_schema()),
@@ -213,13 +241,16 @@ pub fn describe_call(ctx: &ToolContext, name: &str, input: &Value) -> String {
                 description.to_string()
             }
         }
-        "Read" | "Write" | "Edit" => match paths::resolve(ctx, field("file_path")) {
-            Ok(p) => paths::display(ctx, &p),
-            Err(_) => field("file_path").to_string(),
-        },
+        "Read" | "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf" => {
+            match paths::resolve(ctx, field("file_path")) {
+                Ok(p) => paths::display(ctx, &p),
+                Err(_) => field("file_path").to_string(),
+            }
+        }
         "Glob" | "Grep" => field("pattern").to_string(),
         "WebFetch" => field("url").to_string(),
         "Task" | "Agent" => field("description").to_string(),
+        "Skill" => field("skill").to_string(),
         _ => name.to_string(),
     }
 }

@@ -185,6 +185,13 @@ pub fn prompt(folders: &FolderMap, request_id: &str, request: &Value) -> Permiss
                 working,
             )
         }
+        name if is_document_tool(name) => {
+            let path = field("file_path");
+            let exists = folders.to_host(&path).is_some_and(|p| p.exists());
+            let (where_, folder) = place(&path);
+            let verb = if exists { "Replace" } else { "Create" };
+            (format!("{verb} {where_}"), None, folder)
+        }
         name if name.starts_with("mcp__") => (
             format!("Use the connector tool {name}"),
             Some(input.to_string()),
@@ -217,15 +224,21 @@ pub fn auto_allow(
     created: &HashSet<PathBuf>,
     prompt: &PermissionPrompt,
 ) -> Option<&'static str> {
-    if prompt.tool_name != "Write" && prompt.tool_name != "Edit" {
+    let creates = is_document_tool(&prompt.tool_name) || prompt.tool_name == "Write";
+    if !creates && prompt.tool_name != "Edit" {
         return None;
     }
     let path = prompt.input.get("file_path").and_then(Value::as_str)?;
     let host = folders.to_host(path)?;
-    if prompt.tool_name == "Write" && !host.exists() {
+    if creates && !host.exists() {
         return Some("new file");
     }
     created.contains(&host).then_some("file the agent created")
+}
+
+/// The agent's tools that write a whole document (a spreadsheet, a Word file, a PDF).
+fn is_document_tool(tool: &str) -> bool {
+    matches!(tool, "CreateSpreadsheet" | "CreateDocument" | "CreatePdf")
 }
 
 /// The rule that "always allow" saves for this prompt, in Claude Code's syntax.

@@ -25,7 +25,8 @@ use super::HostError;
 /// The hook callback id the runtime registers.
 pub(crate) const CHECKPOINT_HOOK: &str = "workroom-checkpoint";
 /// Tools that may change files (Claude Code's names).
-pub(crate) const MUTATING_TOOLS: &str = "Write|Edit|MultiEdit|NotebookEdit|Bash|KillShell";
+pub(crate) const MUTATING_TOOLS: &str =
+    "Write|Edit|MultiEdit|NotebookEdit|Bash|KillShell|CreateSpreadsheet|CreateDocument|CreatePdf";
 
 /// One folder's checkpoints around a turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

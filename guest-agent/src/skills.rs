@@ -1,0 +1,121 @@
+//! Agent Skills in the open `SKILL.md` format: a folder with a `SKILL.md` whose front matter has a
+//! `name` and a `description`, then instructions (and any helper files beside it). The agent
+//! lists them in the `Skill` tool's description; calling `Skill` with a name loads its
+//! instructions into the conversation, as Claude Code does.
+//!
+//! Skills come from the agent itself (built in: spreadsheets, Word documents, PDFs, which use the
+//! native document tools) and from `.claude/skills/<name>/SKILL.md` in the working folder, which
+//! replace built-in ones of the same name.
+
+use std::path::{Path, PathBuf};
+
+/// One skill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skill {
+    pub name: String,
+    pub description: String,
+    /// The instructions (the file without its front matter).
+    pub body: String,
+    /// The folder of the skill, for its helper files (`None` for built-in skills).
+    pub dir: Option<PathBuf>,
+}
+
+const BUILT_IN: &[&str] = &[
+    include_str!("../skills/xlsx/SKILL.md"),
+    include_str!("../skills/docx/SKILL.md"),
+    include_str!("../skills/pdf/SKILL.md"),
+];
+
+/// Largest `SKILL.md` read from a folder.
+const MAX_SKILL_BYTES: u64 = 256 * 1024;
+
+/// Parses a `SKILL.md`; `None` without front matter naming and describing it.
+pub fn parse(text: &str, dir: Option<PathBuf>) -> Option<Skill> {
+    let rest = text.strip_prefix("---")?;
+    let end = rest.find("\n---")?;
+    let (front, body) = (&rest[..end], &rest[end + 4..]);
+    let field = |key: &str| {
+        front.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+        })
+    };
+    Some(Skill {
+        name: field("name").filter(|n| !n.is_empty())?,
+        description: field("description").filter(|d| !d.is_empty())?,
+        body: body.trim().to_string(),
+        dir,
+    })
+}
+
+/// Every skill available in `cwd`: built-in ones, then the folder's.
+pub fn available(cwd: &Path) -> Vec<Skill> {
+    let mut all: Vec<Skill> = BUILT_IN.iter().filter_map(|t| parse(t, None)).collect();
+    let root = cwd.join(".claude").join("skills");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let file = dir.join("SKILL.md");
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if meta.len() > MAX_SKILL_BYTES {
+            tracing::warn!(file = %file.display(), "skill skipped: SKILL.md is too large");
+            continue;
+        }
+        match std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| parse(&t, Some(dir.clone())))
+        {
+            Some(skill) => {
+                all.retain(|s| s.name != skill.name);
+                all.push(skill);
+            }
+            None => {
+                tracing::warn!(file = %file.display(), "skill skipped: no front matter with name and description")
+            }
+        }
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_skills_parse_and_the_folder_adds_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = |s: &[Skill]| s.iter().map(|k| k.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&available(dir.path())), ["xlsx", "docx", "pdf"]);
+        let mine = dir.path().join(".claude/skills/receipts");
+        std::fs::create_dir_all(&mine).unwrap();
+        std::fs::write(
+            mine.join("SKILL.md"),
+            "---\nname: receipts\ndescription: How this office files receipts\n---\nPut them in Receipts/YYYY-MM.\n",
+        )
+        .unwrap();
+        let pdf = dir.path().join(".claude/skills/pdf");
+        std::fs::create_dir_all(&pdf).unwrap();
+        std::fs::write(
+            pdf.join("SKILL.md"),
+            "---\nname: pdf\ndescription: Ours\n---\nUse our template.",
+        )
+        .unwrap();
+        let all = available(dir.path());
+        assert_eq!(names(&all), ["xlsx", "docx", "pdf", "receipts"]);
+        assert_eq!(all[3].body, "Put them in Receipts/YYYY-MM.");
+        assert_eq!(all[3].dir.as_deref(), Some(mine.as_path()));
+        assert_eq!(
+            all[2].description, "Ours",
+            "the folder's replaces the built-in one"
+        );
+        assert!(parse("no front matter", None).is_none());
+    }
+}
