@@ -21,6 +21,8 @@ const COMMANDS: &[&str] = &[
     "change_diff",
     "undo_turn",
     "redo_turn",
+    "preview_file",
+    "open_file",
     "provider_status",
     "set_provider",
     "image_status",

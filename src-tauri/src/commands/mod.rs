@@ -1,6 +1,7 @@
 //! The commands the page calls (names and shapes in `ui/BACKEND.md` / `ui/src/backend/tauri.ts`).
 //! Each is a few lines over `workroom-host`; all are async so none blocks the window's thread.
 
+pub mod files;
 pub mod sessions;
 pub mod setup;
 pub mod undo;
@@ -29,6 +30,8 @@ macro_rules! app_commands {
             $crate::commands::undo::change_diff,
             $crate::commands::undo::undo_turn,
             $crate::commands::undo::redo_turn,
+            $crate::commands::files::preview_file,
+            $crate::commands::files::open_file,
             $crate::commands::setup::provider_status,
             $crate::commands::setup::set_provider,
             $crate::commands::setup::image_status,
