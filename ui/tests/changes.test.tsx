@@ -68,7 +68,7 @@ describe('the changed files card', () => {
     ]);
     expect(rowOf('receipts').classList.contains('is-dir')).toBe(true);
     // Only files whose content changed open a diff.
-    expect(rows.map((row) => row.querySelector('button') !== null)).toEqual([true, false, true, true, false, false]);
+    expect(rows.map((row) => row.querySelector('.change-toggle') !== null)).toEqual([true, false, true, true, false, false]);
   });
 
   it('shows no card for a turn that changed nothing', async () => {
@@ -97,9 +97,9 @@ describe('the changed files card', () => {
     expect(rowOf('summary.md').querySelector('.diff')).not.toBeNull();
     expect(backend.calls.filter((c) => c.method === 'changeDiff')).toHaveLength(1);
 
-    fireEvent.click(within(rowOf('photo.jpg')).getByRole('button'));
+    fireEvent.click(within(rowOf('photo.jpg')).getByRole('button', { name: /photo\.jpg/ }));
     expect(await within(rowOf('photo.jpg')).findByText('No preview (binary or large file)')).toBeTruthy();
-    fireEvent.click(within(rowOf('notes.txt')).getByRole('button'));
+    fireEvent.click(within(rowOf('notes.txt')).getByRole('button', { name: /notes\.txt/ }));
     expect((await within(rowOf('notes.txt')).findByText('not a diff')).tagName).toBe('PRE');
   });
 

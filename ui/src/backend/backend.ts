@@ -7,6 +7,7 @@
  */
 import type {
   AppSettings,
+  FilePreview,
   FrameRecord,
   ImageProgress,
   ImageStatus,
@@ -105,6 +106,16 @@ export interface Backend {
   undoTurn(id: string, turn: number | null, onConflict: OnConflict): Promise<UndoResult>;
   /** Re-applies the last undo (possible while it is the latest undo, redo or change record). */
   redoTurn(id: string, onConflict: OnConflict): Promise<UndoResult>;
+
+  // ── Files the agent made ──────────────────────────────────────────────────
+  /**
+   * What a file in the session's folders looks like: an image, a table, a document's text, or why
+   * there is no preview. `path` is a host path, or one relative to the session's first folder; a
+   * path outside the folders is refused (`folder_not_shareable`).
+   */
+  previewFile(id: string, path: string): Promise<FilePreview>;
+  /** Opens a file of the session's folders in the person's default app for its type. */
+  openFile(id: string, path: string): Promise<void>;
 
   // ── Folders ───────────────────────────────────────────────────────────────
   /** The native folder picker; `null` when the person cancels. */

@@ -1,7 +1,8 @@
 /**
  * Scripted sessions for `npm run dev` in a browser: a finished conversation whose turn changed a
  * file (its changes card can be undone), one whose turn ran two sub-agents side by side (each in its
- * own card), one waiting for a permission answer, one in plan mode
+ * own card), one whose agent wrote a spreadsheet, a Word document, a PDF, a chart and notes (each
+ * with Preview and Open: the mock's canned previews), one waiting for a permission answer, one in plan mode
  * waiting for answers to the agent's questions (then its plan, then a host to reach; its tools'
  * network requests show as quiet lines), one whose VM failed, and an "agent" that answers new
  * messages with streamed text, a tool call that asks permission,
@@ -18,6 +19,7 @@ const SITE = `${HOME}/code/website`;
 const PHOTOS = `${HOME}/Pictures/Holiday`;
 const BLOG = `${HOME}/code/blog`;
 const HOUSE = `${HOME}/Documents/Household`;
+const REPORTS = `${HOME}/Documents/Reports`;
 const GUEST = (folder: string, file: string) => `/sessions/demo/mnt/${folder}/${file}`;
 
 function stored(frames: [FrameRecord['direction'], Record<string, unknown>][]): FrameRecord[] {
@@ -86,6 +88,40 @@ const HOUSE_TRANSCRIPT = stored([
   ['out', f.taskResult('a1', 'Two receipts: Pharmacy Lind 112.40 (14 Mar) and Grocer Eck 58.10 (20 Mar).', { toolUses: 2, durationMs: 11_600 })],
   ['out', f.assistant('m2', f.textBlock('One payment has no receipt: **Hardware Moll, 34.99 EUR on 27 March**. The other two match their receipts to the cent.'))],
   ['out', f.result({ totalCostUsd: 0.0534, inputTokens: 14_210, outputTokens: 1_204, durationMs: 19_800 })],
+  ['host', { type: 'workroom_vm', state: 'stopped', reason: 'stopped after being idle; it starts again with the next message' }],
+]);
+
+/** What a document tool answers, as the agent's tools do: the same `tool_use_result` as `Write`. */
+const created = (id: string, what: string, file: string, size: number) =>
+  f.toolResult(id, `${what} created at: ${GUEST('Reports', file)} (${size} bytes)`, {
+    structured: { type: 'create', filePath: GUEST('Reports', file), bytes: size },
+  });
+
+/** A turn that made files of every kind the preview shows. */
+const REPORTS_TRANSCRIPT = stored([
+  ['host', { type: 'workroom_vm', state: 'running', accel: 'kvm', boot_ms: 1690 }],
+  ['in', f.userMessage('Put the first quarter expenses in a spreadsheet, write a short report in Word and as a PDF, with a chart')],
+  ['out', f.init()],
+  ['out', f.assistant('m1', f.toolUseBlock('d1', 'CreateSpreadsheet', {
+    file_path: GUEST('Reports', 'expenses.xlsx'),
+    sheets: [{ name: 'Expenses', rows: [['Date', 'Shop', 'Category', 'Amount'], ['2026-01-12', 'Pharmacy Lind', 'Health', 112.4]] }],
+  }))],
+  ['host', { type: 'workroom_permission', request_id: 'r-d1', tool_name: 'CreateSpreadsheet', tool_use_id: 'd1', decision: 'allow_session', by: 'user' }],
+  ['out', created('d1', 'Spreadsheet expenses.xlsx', 'expenses.xlsx', 6412)],
+  ['out', f.assistant('m1', f.toolUseBlock('d2', 'Bash', { command: 'python3 chart.py expenses.xlsx chart.png', description: 'Draw the chart' }))],
+  ['out', f.toolResult('d2', '', { structured: { stdout: 'chart.png: 320×200\n', stderr: '', interrupted: false } })],
+  ['out', f.assistant('m1', f.toolUseBlock('d3', 'CreateDocument', {
+    file_path: GUEST('Reports', 'report.docx'),
+    blocks: [{ type: 'heading', level: 1, text: 'Expenses, first quarter 2026' }],
+  }))],
+  ['out', created('d3', 'Document report.docx', 'report.docx', 9870)],
+  ['out', f.assistant('m1', f.toolUseBlock('d4', 'CreatePdf', { file_path: GUEST('Reports', 'report.pdf'), blocks: [] }))],
+  ['out', created('d4', 'PDF report.pdf', 'report.pdf', 48_211)],
+  ['out', f.assistant('m1', f.toolUseBlock('d5', 'Write', { file_path: GUEST('Reports', 'notes.md'), content: '# Receipts 2026\n' }))],
+  ['out', f.toolResult('d5', `File created successfully at: ${GUEST('Reports', 'notes.md')}`)],
+  ['out', f.assistant('m2', f.textBlock('Done: **expenses.xlsx** has every receipt, **report.docx** and **report.pdf** the summary, **chart.png** the chart.'))],
+  ['out', f.result({ totalCostUsd: 0.0377, inputTokens: 9_840, outputTokens: 2_310, durationMs: 21_400 })],
+  ['host', f.changesRecord([f.folderChanges(REPORTS, [f.added('expenses.xlsx'), f.added('chart.png'), f.added('report.docx'), f.added('report.pdf'), f.added('notes.md'), f.deleted('draft.txt')])])],
   ['host', { type: 'workroom_vm', state: 'stopped', reason: 'stopped after being idle; it starts again with the next message' }],
 ]);
 
@@ -308,6 +344,7 @@ export function demoBackend(): MockBackend {
   const now = Math.floor(Date.now() / 1000);
   backend.addSession([TAXES], { id: 'taxes', title: 'Receipts total', updated_at: now - 3600, cost_usd: 0.0412 }, TAXES_TRANSCRIPT);
   backend.addSession([HOUSE], { id: 'house', title: 'Receipts against the bank statement', updated_at: now - 1800, cost_usd: 0.0534 }, HOUSE_TRANSCRIPT);
+  backend.addSession([REPORTS], { id: 'reports', title: 'Quarterly expenses report', updated_at: now - 600, cost_usd: 0.0377 }, REPORTS_TRANSCRIPT);
   backend.addSession([SITE], { id: 'site', title: 'Rebuild the site', updated_at: now - 120 }, SITE_TRANSCRIPT);
   backend.addSession([BLOG], { id: 'blog', title: 'Move the blog to the new theme', permission_mode: 'plan', updated_at: now - 30 }, BLOG_TRANSCRIPT);
   backend.addSession([PHOTOS], { id: 'photos', title: 'Rename holiday photos', updated_at: now - 86_400 * 3 }, PHOTOS_TRANSCRIPT);

@@ -8,15 +8,21 @@
  * `undoTurn`/`redoTurn` append `workroom_undo`/`workroom_redo`, `conflicts` makes them report
  * conflicts, and `overCap` makes `send` emit `undo_over_cap`.
  *
+ * Files are not read either: `previewFile` answers from `previews`, else a canned preview for the
+ * file's extension (`mockPreviews.ts`); `openFile` records the path in `openedFiles`. Both refuse a
+ * path outside the session's folders, as the host does.
+ *
  * Answers to the agent's questions and plans come back as the agent's tool result (and, for a plan,
  * its `system`/`status` frame leaving plan mode), as from the real agent; other answers leave the
  * tool's outcome to the test or the demo script.
  */
 import type { Backend, BackendError, SessionSubscription, Unsubscribe } from './backend';
 import { backendError } from './errors';
+import { cannedPreview } from './mockPreviews';
 import { answeredText, changesRecord, noUndoRecord, PLAN_APPROVED_TEXT, statusFrame, toolResult, userMessage } from './mockFrames';
 import type {
   AppSettings,
+  FilePreview,
   FolderChanges,
   FolderConflicts,
   FolderEstimate,
@@ -136,6 +142,10 @@ export class MockBackend implements Backend {
   /** What the folder picker returns next (`null`: the person cancels). */
   nextPickedFolder: string | null = null;
   opened: string[] = [];
+  /** `previewFile` answers by path, as asked; other paths get a canned preview for their extension. */
+  readonly previews = new Map<string, FilePreview>();
+  /** Paths `openFile` opened, as asked. */
+  readonly openedFiles: string[] = [];
   private readonly sessions = new Map<string, MockSession>();
   private readonly folderHandlers = new Set<(paths: string[]) => void>();
   private readonly failures = new Map<keyof Backend, BackendError>();
@@ -402,6 +412,18 @@ export class MockBackend implements Backend {
     return this.restore(session, 'workroom_redo', turn, onConflict);
   }
 
+  async previewFile(id: string, path: string): Promise<FilePreview> {
+    this.enter('previewFile', [id, path]);
+    const host = this.inFolders(this.session(id), path);
+    return this.previews.get(path) ?? cannedPreview(host);
+  }
+
+  async openFile(id: string, path: string): Promise<void> {
+    this.enter('openFile', [id, path]);
+    this.inFolders(this.session(id), path);
+    this.openedFiles.push(path);
+  }
+
   async pickFolder(): Promise<string | null> {
     this.enter('pickFolder', []);
     return this.nextPickedFolder;
@@ -491,6 +513,17 @@ export class MockBackend implements Backend {
     const session = this.sessions.get(id);
     if (!session) throw backendError('no_such_session', `There is no session ${id}.`);
     return session;
+  }
+
+  /** `path` as a host path inside the session's folders (relative: in the first), or the host's refusal. */
+  private inFolders(session: MockSession, path: string): string {
+    const [first] = session.record.folders;
+    const host = path.startsWith('/') || first === undefined ? path : `${first}/${path}`;
+    const inside = session.record.folders.some((folder) => host.startsWith(`${folder}/`));
+    if (!inside || host.split('/').includes('..')) {
+      throw backendError('folder_not_shareable', `${path} is not in this session's folders.`);
+    }
+    return host;
   }
 
   private deliver(session: MockSession, event: SessionEvent): void {

@@ -20,6 +20,7 @@ import type { Backend, SessionSubscription, Unsubscribe } from './backend';
 import { toBackendError } from './errors';
 import type {
   AppSettings,
+  FilePreview,
   FrameRecord,
   ImageProgress,
   ImageStatus,
@@ -136,6 +137,14 @@ export class TauriBackend implements Backend {
 
   redoTurn(id: string, onConflict: OnConflict): Promise<UndoResult> {
     return call('redo_turn', { id, onConflict });
+  }
+
+  previewFile(id: string, path: string): Promise<FilePreview> {
+    return call('preview_file', { id, path });
+  }
+
+  openFile(id: string, path: string): Promise<void> {
+    return call('open_file', { id, path });
   }
 
   async pickFolder(): Promise<string | null> {

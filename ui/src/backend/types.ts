@@ -285,3 +285,32 @@ export interface FolderEstimate {
   folder: string;
   bytes: number;
 }
+
+// ── Previews of files the agent made (`preview_file`, see `ui/BACKEND.md`) ──
+
+/** One sheet of a spreadsheet or CSV: its first rows and columns as display text. */
+export interface PreviewSheet {
+  name: string;
+  rows: string[][];
+  /** The sheet has more rows or columns than `rows` holds. */
+  truncated: boolean;
+}
+
+/** A part of a Word document, in order (tagged by `type`). */
+export type DocBlock =
+  | { type: 'heading'; level: number; text: string }
+  | { type: 'paragraph'; text: string }
+  | { type: 'list_item'; text: string }
+  | { type: 'table'; rows: string[][] };
+
+/** What a file looks like, read by the host (tagged by `kind`); `bytes` is the file's size. */
+export type FilePreview =
+  /** `data_url`: a `data:` URL the page may put in an <img> (the CSP allows `data:` images). */
+  | { kind: 'image'; name: string; data_url: string; bytes: number }
+  | { kind: 'table'; name: string; sheets: PreviewSheet[]; bytes: number }
+  | { kind: 'document'; name: string; blocks: DocBlock[]; bytes: number }
+  | { kind: 'text'; name: string; text: string; truncated: boolean; bytes: number }
+  /** No preview for this kind of file (PDFs included, for now): `reason` says why. */
+  | { kind: 'unsupported'; name: string; reason: string; bytes: number };
+
+export type FilePreviewKind = FilePreview['kind'];

@@ -12,11 +12,13 @@ import {
   displayPath,
   hasPreview,
   isDirectory,
+  isOpenable,
 } from '../model/changes';
 import { diffFromUnified } from '../model/diff';
 import { baseName } from '../model/format';
 import type { ChangesItem } from '../model/view';
 import { DiffView } from './DiffView';
+import { FileButtons } from './FileButtons';
 
 /** Rows shown per folder before "Show all": a turn that touched a build tree can list thousands. */
 export const CHANGES_PREVIEW_ROWS = 20;
@@ -46,8 +48,20 @@ function ChangeDetail({ diff }: { diff: DiffState }) {
   }
 }
 
-/** One changed path; a file's row opens its diff, fetched the first time it is opened. */
-function ChangeRow({ turn, folder, change, loadDiff }: { turn: number; folder: string; change: Change; loadDiff: LoadDiff }) {
+interface RowProps {
+  turn: number;
+  folder: string;
+  change: Change;
+  /** The turn is undone: what it added or changed is not there to preview or open. */
+  undone: boolean;
+  loadDiff: LoadDiff;
+}
+
+/**
+ * One changed path; a file's row opens its diff, fetched the first time it is opened. A file the
+ * turn left (added or modified) can be previewed and opened in its app.
+ */
+function ChangeRow({ turn, folder, change, undone, loadDiff }: RowProps) {
   const [open, setOpen] = useState(false);
   const [diff, setDiff] = useState<DiffState | null>(null);
   const path = changePath(change);
@@ -75,16 +89,19 @@ function ChangeRow({ turn, folder, change, loadDiff }: { turn: number; folder: s
   );
   return (
     <li class={`change-row${directory ? ' is-dir' : ''}`} data-testid="change-row" data-path={path}>
-      {hasPreview(change) ? (
-        <button type="button" class="change-toggle" aria-expanded={open} onClick={toggle}>
-          <span class="change-chevron" aria-hidden="true">
-            {open ? '▾' : '▸'}
-          </span>
-          {label}
-        </button>
-      ) : (
-        <span class="change-static">{label}</span>
-      )}
+      <div class="change-head">
+        {hasPreview(change) ? (
+          <button type="button" class="change-toggle" aria-expanded={open} onClick={toggle}>
+            <span class="change-chevron" aria-hidden="true">
+              {open ? '▾' : '▸'}
+            </span>
+            {label}
+          </button>
+        ) : (
+          <span class="change-static">{label}</span>
+        )}
+        {!undone && isOpenable(change) && <FileButtons path={`${folder}/${path}`} />}
+      </div>
       {open && diff && (
         <div class="change-detail">
           <ChangeDetail diff={diff} />
@@ -94,7 +111,15 @@ function ChangeRow({ turn, folder, change, loadDiff }: { turn: number; folder: s
   );
 }
 
-function FolderList({ turn, folder, named, loadDiff }: { turn: number; folder: FolderChanges; named: boolean; loadDiff: LoadDiff }) {
+interface FolderListProps {
+  turn: number;
+  folder: FolderChanges;
+  named: boolean;
+  undone: boolean;
+  loadDiff: LoadDiff;
+}
+
+function FolderList({ turn, folder, named, undone, loadDiff }: FolderListProps) {
   const [showAll, setShowAll] = useState(false);
   const total = folder.changes.length;
   const rows = showAll ? folder.changes : folder.changes.slice(0, CHANGES_PREVIEW_ROWS);
@@ -107,7 +132,14 @@ function FolderList({ turn, folder, named, loadDiff }: { turn: number; folder: F
       )}
       <ul class="change-list" aria-label={`Changes in ${baseName(folder.folder)}`}>
         {rows.map((change) => (
-          <ChangeRow key={`${change.type}\n${changePath(change)}`} turn={turn} folder={folder.folder} change={change} loadDiff={loadDiff} />
+          <ChangeRow
+            key={`${change.type}\n${changePath(change)}`}
+            turn={turn}
+            folder={folder.folder}
+            change={change}
+            undone={undone}
+            loadDiff={loadDiff}
+          />
         ))}
       </ul>
       {total > CHANGES_PREVIEW_ROWS && (
@@ -193,7 +225,14 @@ export function ChangesCard({ item, busy, pending, working, redoable, laterTurns
         </span>
       </header>
       {folders.map((folder) => (
-        <FolderList key={folder.folder} turn={item.turn} folder={folder} named={folders.length > 1} loadDiff={loadDiff} />
+        <FolderList
+          key={folder.folder}
+          turn={item.turn}
+          folder={folder}
+          named={folders.length > 1}
+          undone={item.undone}
+          loadDiff={loadDiff}
+        />
       ))}
       {note && (
         <p class={note.error ? 'error-text' : 'muted'} role={note.error ? 'alert' : 'status'}>

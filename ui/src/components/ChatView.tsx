@@ -1,4 +1,4 @@
-import { useCallback, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 
 import type { PermissionMode } from '../backend/types';
 import type { SessionController } from '../model/controller';
@@ -11,6 +11,8 @@ import { PureChangesCard } from './ChangesCard';
 import { PureChatItem, UserMessage } from './ChatItemView';
 import { Composer } from './Composer';
 import { useBackend, useSessionView } from './context';
+import { FileActionsContext, sessionFileActions } from './fileActions';
+import { FilePreviewDialog } from './FilePreviewDialog';
 import { PermissionCard } from './PermissionCard';
 import { TodoPanel } from './TodoPanel';
 import { ConflictDialog, OverCapDialog, useUndo } from './Undo';
@@ -76,6 +78,14 @@ export function ChatView({ controller }: { controller: SessionController }) {
   const heldBack = view.overCap[0];
   /** A message handed back to the composer (the person cancelled sending it without undo). */
   const [refill, setRefill] = useState<{ text: string } | null>(null);
+  /** The file whose preview is open (its path as its Preview button gave it). */
+  const [previewing, setPreviewing] = useState<string | null>(null);
+  const folders = record?.folders ?? [];
+  // One value while the folders stay the same, so cards that keep their own state keep it.
+  const fileActions = useMemo(
+    () => sessionFileActions(backend, controller.id, folders, setPreviewing),
+    [backend, controller.id, folders.join('\n')],
+  );
 
   const addFolder = async () => {
     const folder = await backend.pickFolder().catch(() => null);
@@ -83,109 +93,112 @@ export function ChatView({ controller }: { controller: SessionController }) {
   };
 
   return (
-    <section class="chat" aria-label={`Conversation: ${record?.title ?? 'session'}`}>
-      <header class="chat-header">
-        <div class="chat-title">
-          <h1>{record?.title ?? 'Session'}</h1>
-          <ul class="folder-chips" aria-label="Shared folders">
-            {(record?.folders ?? []).map((folder) => (
-              <li key={folder} class="chip" title={folder}>
-                {baseName(folder)}
+    <FileActionsContext.Provider value={fileActions}>
+      <section class="chat" aria-label={`Conversation: ${record?.title ?? 'session'}`}>
+        <header class="chat-header">
+          <div class="chat-title">
+            <h1>{record?.title ?? 'Session'}</h1>
+            <ul class="folder-chips" aria-label="Shared folders">
+              {(record?.folders ?? []).map((folder) => (
+                <li key={folder} class="chip" title={folder}>
+                  {baseName(folder)}
+                </li>
+              ))}
+              <li>
+                <button type="button" class="link-button" onClick={() => void addFolder()}>
+                  + Add folder
+                </button>
               </li>
-            ))}
-            <li>
-              <button type="button" class="link-button" onClick={() => void addFolder()}>
-                + Add folder
-              </button>
-            </li>
-          </ul>
-        </div>
-        <label class="mode-select">
-          <span class="muted">Permissions</span>
-          <select
-            value={mode}
-            onChange={(event) => void controller.setMode((event.target as HTMLSelectElement).value as PermissionMode)}
-          >
-            {[...new Set([...SESSION_MODES, mode])].map((option) => (
-              <option key={option} value={option}>
-                {MODE_LABELS[option] ?? option}
-              </option>
-            ))}
-          </select>
-        </label>
-      </header>
-      <VmStatus
-        vm={view.vm}
-        onRetry={retryText ? () => void controller.send(retryText) : null}
-        loadConsoleLog={() => controller.consoleLog()}
-        onStopVm={() => void controller.stopVm()}
-      />
-      <div class="chat-scroll" ref={scroller} onScroll={onScroll}>
-        <div class="chat-items" role="log" aria-live="polite" aria-relevant="additions">
-          {view.items.length === 0 && view.queued.length === 0 && (
-            <p class="empty-chat muted">Tell the agent what to do with your folder. It asks before changing anything.</p>
-          )}
-          {view.items.map((item) =>
-            item.kind === 'changes' ? (
-              <PureChangesCard
-                key={item.key}
-                item={item}
-                busy={busy}
-                pending={undo.working !== null}
-                working={undo.working === item.turn}
-                redoable={item.undone && view.undo.redo?.turn === item.turn}
-                laterTurns={later.get(item.turn) ?? 0}
-                note={undo.notes[item.turn] ?? null}
-                onUndo={undo.undo}
-                onRedo={undo.redo}
-                loadDiff={loadDiff}
-              />
-            ) : (
-              <PureChatItem key={item.key} item={item} waiting={waitingIn(item, openQuestions)} />
-            ),
-          )}
-          {busy && view.pending.length === 0 && view.vm?.state !== 'booting' && (
-            <p class="working muted" role="status">
-              <span class="spinner" aria-hidden="true" /> {view.stopping ? 'Stopping…' : 'Working…'}
-            </p>
-          )}
-        </div>
-        {view.pending.map((prompt, index) => (
-          <PermissionCard
-            key={prompt.request_id}
-            prompt={prompt}
-            from={askingSubagent(view, prompt.tool_use_id)}
-            autoFocus={index === 0}
-            onAnswer={(answer) => void controller.answer(prompt, answer)}
-          />
-        ))}
-        {view.queued.length > 0 && (
-          <div class="chat-items queued-messages">
-            {view.queued.map((queued) => (
-              <UserMessage key={queued.key} text={queued.text} note={null} queued />
-            ))}
+            </ul>
           </div>
-        )}
-      </div>
-      <TodoPanel todos={view.todos} />
-      <Composer
-        busy={busy}
-        stopping={view.stopping}
-        refill={refill}
-        onSend={(text) => void controller.send(text)}
-        onStop={() => void controller.interrupt()}
-      />
-      {undo.asking && <ConflictDialog asking={undo.asking} onResolve={undo.resolve} onCancel={undo.cancel} />}
-      {heldBack && !undo.asking && (
-        <OverCapDialog
-          held={heldBack}
-          onSend={() => void controller.sendWithoutUndo()}
-          onCancel={() => {
-            const text = controller.keepBackOverCap();
-            if (text !== null) setRefill({ text });
-          }}
+          <label class="mode-select">
+            <span class="muted">Permissions</span>
+            <select
+              value={mode}
+              onChange={(event) => void controller.setMode((event.target as HTMLSelectElement).value as PermissionMode)}
+            >
+              {[...new Set([...SESSION_MODES, mode])].map((option) => (
+                <option key={option} value={option}>
+                  {MODE_LABELS[option] ?? option}
+                </option>
+              ))}
+            </select>
+          </label>
+        </header>
+        <VmStatus
+          vm={view.vm}
+          onRetry={retryText ? () => void controller.send(retryText) : null}
+          loadConsoleLog={() => controller.consoleLog()}
+          onStopVm={() => void controller.stopVm()}
         />
-      )}
-    </section>
+        <div class="chat-scroll" ref={scroller} onScroll={onScroll}>
+          <div class="chat-items" role="log" aria-live="polite" aria-relevant="additions">
+            {view.items.length === 0 && view.queued.length === 0 && (
+              <p class="empty-chat muted">Tell the agent what to do with your folder. It asks before changing anything.</p>
+            )}
+            {view.items.map((item) =>
+              item.kind === 'changes' ? (
+                <PureChangesCard
+                  key={item.key}
+                  item={item}
+                  busy={busy}
+                  pending={undo.working !== null}
+                  working={undo.working === item.turn}
+                  redoable={item.undone && view.undo.redo?.turn === item.turn}
+                  laterTurns={later.get(item.turn) ?? 0}
+                  note={undo.notes[item.turn] ?? null}
+                  onUndo={undo.undo}
+                  onRedo={undo.redo}
+                  loadDiff={loadDiff}
+                />
+              ) : (
+                <PureChatItem key={item.key} item={item} waiting={waitingIn(item, openQuestions)} />
+              ),
+            )}
+            {busy && view.pending.length === 0 && view.vm?.state !== 'booting' && (
+              <p class="working muted" role="status">
+                <span class="spinner" aria-hidden="true" /> {view.stopping ? 'Stopping…' : 'Working…'}
+              </p>
+            )}
+          </div>
+          {view.pending.map((prompt, index) => (
+            <PermissionCard
+              key={prompt.request_id}
+              prompt={prompt}
+              from={askingSubagent(view, prompt.tool_use_id)}
+              autoFocus={index === 0}
+              onAnswer={(answer) => void controller.answer(prompt, answer)}
+            />
+          ))}
+          {view.queued.length > 0 && (
+            <div class="chat-items queued-messages">
+              {view.queued.map((queued) => (
+                <UserMessage key={queued.key} text={queued.text} note={null} queued />
+              ))}
+            </div>
+          )}
+        </div>
+        <TodoPanel todos={view.todos} />
+        <Composer
+          busy={busy}
+          stopping={view.stopping}
+          refill={refill}
+          onSend={(text) => void controller.send(text)}
+          onStop={() => void controller.interrupt()}
+        />
+        {undo.asking && <ConflictDialog asking={undo.asking} onResolve={undo.resolve} onCancel={undo.cancel} />}
+        {heldBack && !undo.asking && (
+          <OverCapDialog
+            held={heldBack}
+            onSend={() => void controller.sendWithoutUndo()}
+            onCancel={() => {
+              const text = controller.keepBackOverCap();
+              if (text !== null) setRefill({ text });
+            }}
+          />
+        )}
+        {previewing !== null && <FilePreviewDialog path={previewing} actions={fileActions} onClose={() => setPreviewing(null)} />}
+      </section>
+    </FileActionsContext.Provider>
   );
 }

@@ -1,8 +1,9 @@
 import { createContext, type ComponentChildren } from 'preact';
 import { useContext } from 'preact/hooks';
 
-import { seconds } from '../model/format';
-import { field, obj } from '../model/json';
+import { writtenFile } from '../model/files';
+import { bytes, seconds } from '../model/format';
+import { field, num, obj } from '../model/json';
 import { readTodos, todoProgress } from '../model/todos';
 import {
   commandOutput,
@@ -17,6 +18,7 @@ import {
 import type { ToolItem, ToolStatus } from '../model/view';
 import { useTicker } from './context';
 import { DiffView } from './DiffView';
+import { FileButtons } from './FileButtons';
 import { Markdown } from './Markdown';
 import { OutputBlock } from './OutputBlock';
 
@@ -109,10 +111,36 @@ function CommandCard({ tool }: { tool: ToolItem }) {
 function FileChangeCard({ tool }: { tool: ToolItem }) {
   const lines = fileChangeLines(tool);
   const failed = tool.result?.isError === true;
+  const file = writtenFile(tool);
   return (
     <>
-      <CardHeader tool={tool} title={toolTitle(tool.name, tool.input)} />
+      <CardHeader tool={tool} title={toolTitle(tool.name, tool.input)} extra={file && <FileButtons path={file} />} />
       {failed ? <OutputBlock label="Why" text={tool.result?.text ?? ''} tone="error" /> : <DiffView lines={lines} />}
+    </>
+  );
+}
+
+/** A spreadsheet, Word document or PDF the agent wrote: the file first, what it was made from on request. */
+function DocumentCard({ tool }: { tool: ToolItem }) {
+  const file = writtenFile(tool);
+  const size = num(obj(tool.result?.structured).bytes);
+  const extra = (
+    <>
+      {size !== undefined && <span class="muted">{bytes(size)}</span>}
+      {file && <FileButtons path={file} />}
+    </>
+  );
+  return (
+    <>
+      <CardHeader tool={tool} title={toolTitle(tool.name, tool.input)} extra={extra} />
+      {tool.result?.isError ? (
+        <OutputBlock label="Why" text={tool.result.text} tone="error" />
+      ) : (
+        <details class="tool-compact">
+          <summary class="detail-label">What the agent put in it</summary>
+          <pre class="json">{JSON.stringify(tool.input, null, 2)}</pre>
+        </details>
+      )}
     </>
   );
 }
@@ -198,6 +226,7 @@ export function ToolCard({ tool, awaitingAnswer = false }: { tool: ToolItem; awa
   if (tool.status === 'preparing') body = <PreparingCard tool={tool} />;
   else if (kind === 'command') body = <CommandCard tool={tool} />;
   else if (kind === 'file_change') body = <FileChangeCard tool={tool} />;
+  else if (kind === 'document') body = <DocumentCard tool={tool} />;
   else if (kind === 'lookup') body = <LookupCard tool={tool} />;
   else if (kind === 'plan') body = <PlanCard tool={tool} />;
   else if (kind === 'questions') body = <QuestionsCard tool={tool} />;

@@ -84,6 +84,13 @@ export function hasPreview(change: Change): boolean {
   return shownEntry(change).k === 'file' && (change.type === 'added' || change.type === 'modified' || change.type === 'deleted');
 }
 
+/** Whether the change left a file the person can preview or open: one added or modified. */
+export function isOpenable(change: Change): boolean {
+  if (change.type !== 'added' && change.type !== 'modified') return false;
+  // A name that is not UTF-8 (stored with NULs, see `displayPath`) cannot be named to the host.
+  return change.after.k === 'file' && !change.after.p.includes('\u0000');
+}
+
 /** The badge of a change (a rename's old path is shown next to the new one). */
 export const CHANGE_WORDS: Record<ChangeType, string> = {
   added: 'added',

@@ -24,6 +24,12 @@ export function toolTitle(name: string, input: unknown): string {
     case 'Edit':
     case 'MultiEdit':
       return `Edit ${displayPath(f('file_path'))}`;
+    case 'CreateSpreadsheet':
+      return `Create the spreadsheet ${displayPath(f('file_path'))}`;
+    case 'CreateDocument':
+      return `Create the document ${displayPath(f('file_path'))}`;
+    case 'CreatePdf':
+      return `Create the PDF ${displayPath(f('file_path'))}`;
     case 'NotebookEdit':
       return `Edit notebook ${displayPath(f('notebook_path'))}`;
     case 'Grep':
@@ -58,7 +64,7 @@ export function subagentName(input: unknown): string {
 }
 
 /** Which card draws a tool. */
-export type ToolCardKind = 'command' | 'file_change' | 'lookup' | 'plan' | 'questions' | 'proposal' | 'other';
+export type ToolCardKind = 'command' | 'file_change' | 'document' | 'lookup' | 'plan' | 'questions' | 'proposal' | 'other';
 
 export function toolCardKind(name: string): ToolCardKind {
   switch (name) {
@@ -68,6 +74,10 @@ export function toolCardKind(name: string): ToolCardKind {
     case 'Edit':
     case 'MultiEdit':
       return 'file_change';
+    case 'CreateSpreadsheet':
+    case 'CreateDocument':
+    case 'CreatePdf':
+      return 'document';
     case 'Read':
     case 'Grep':
     case 'Glob':
