@@ -32,6 +32,7 @@ from fake_model import FakeServer
 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
 from app_driver import ARCH, App, Page, app_pids, image_dir, processes_mentioning, which  # noqa: E402
@@ -154,7 +155,7 @@ def _page_server() -> ThreadingHTTPServer:
 PAGE_HOST = "127.0.0.5"
 PAGE_BODY = "PAGE-BODY: fetched through the host's network proxy"
 # The index of the generic "after a tool result" rule in the script below.
-AFTER_TOOL_RULE = 9
+AFTER_TOOL_RULE = 10
 
 
 def _script(page_port: int = 9) -> dict[str, Any]:
@@ -197,6 +198,11 @@ def _script(page_port: int = 9) -> dict[str, Any]:
                  {"type": "tool_use", "name": "Task", "input": {"description": "Count the files", "prompt": "Please count the files."}},
                  {"type": "tool_use", "name": "Task", "input": {"description": "Read the notes", "prompt": "Please read the notes."}}]}},
             {"when": {"last_user_text_contains": "Please count the files"}, "reply": text("SUBAGENT-REPORT: counted")},
+            # (2f) a spreadsheet, previewed in the window.
+            {"when": {"last_user_text_contains": "expense sheet"},
+             "reply": tool("CreateSpreadsheet", {"file_path": "Expenses.xlsx", "sheets": [{"name": "March", "rows": [
+                 ["Vendor", "Amount"], ["Cafe", 12.5], ["Train", 84], ["Hotel", 230.4],
+                 ["Total", {"formula": "=SUM(B2:B4)"}]]}]}, "Writing the sheet.")},
             {"when": {"last_is_tool_result": True}, "reply": text(AFTER_TOOL)},
             {"when": {}, "reply": text("fallback answer")},
         ],
@@ -338,6 +344,21 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     page.shot("subagents")
     lap("sub-agents")
 
+    # (2f) a spreadsheet the agent wrote, previewed in the window
+    page.send("Please make the expense sheet")
+    page.wait_turn_end(5)
+    assert (folder / "Expenses.xlsx").exists(), "the spreadsheet was not written"
+    page.wait("the preview button", lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, '[data-testid="preview-button"]')
+                                              if b.is_displayed()])[-1].click()
+    preview = page.wait("the table preview", lambda d: [p for p in d.find_elements(By.CSS_SELECTOR, '[data-testid="file-preview"]')
+                                                        if p.get_attribute("data-kind") == "table"])[0]
+    table = preview.find_element(By.CSS_SELECTOR, '[data-testid="preview-table"]').text
+    assert "Hotel" in table and "326.9" in table, table
+    page.shot("spreadsheet-preview")
+    preview.send_keys(Keys.ESCAPE)
+    page.wait("the preview to close", lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="file-preview"]'))
+    lap("spreadsheet previewed")
+
     # (3) Deny a Bash command: it must not run
     page.send("Please touch a file")
     card = page.wait("the Bash permission card",
@@ -345,7 +366,7 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     assert "touch denied.txt" in card.text, card.text
     page.shot("bash-permission")
     page.button(".permission-card", "Deny").click()
-    page.wait_turn_end(5)
+    page.wait_turn_end(6)
     assert not (folder / "denied.txt").exists(), "the denied command ran"
     assert server.model_requests()[-1]["served_by"] == f"rules[{AFTER_TOOL_RULE}]", \
         "the model did not get the denial as a tool result"
@@ -369,7 +390,7 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     stop = page.button(".composer", "Stop")
     stopped_at = time.monotonic()
     stop.click()
-    footer = page.wait_turn_end(6, timeout=10)
+    footer = page.wait_turn_end(7, timeout=10)
     stop_seconds = time.monotonic() - stopped_at
     assert footer.startswith("Stopped after"), f"turn footer {footer!r}; page:\n{page.text()}"
     assert stop_seconds < 8, f"Stop took {stop_seconds:.1f}s"
@@ -403,7 +424,7 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
         for t in ("Please say hello", HELLO_REPLY, "Please overwrite notes", "Please touch a file",
                   "Please wait a long time")))
     footers = page.turn_footers()
-    assert len(footers) == 7 and footers[-1].startswith("Stopped after"), f"turn footers after restart: {footers}"
+    assert len(footers) == 8 and footers[-1].startswith("Stopped after"), f"turn footers after restart: {footers}"
     page.shot("history")
     lap("restart and history")
     print("e2e timings (s):", timings)
