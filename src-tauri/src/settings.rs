@@ -42,6 +42,8 @@ pub struct AppSettings {
     pub network_allow: Vec<String>,
     /// Hosts they never reach.
     pub network_deny: Vec<String>,
+    /// MCP servers the host runs for the agent: a `.mcp.json` file (`None`: `<data>/mcp.json`).
+    pub mcp_config: Option<String>,
 }
 
 /// A partial update from the page; absent fields stay as they are.
@@ -61,6 +63,9 @@ pub struct SettingsChanges {
     checkpoint_skip_git: Option<bool>,
     network_allow: Option<Vec<String>>,
     network_deny: Option<Vec<String>>,
+    /// `Some(None)` or empty: back to `<data>/mcp.json`.
+    #[serde(default, deserialize_with = "present")]
+    mcp_config: Option<Option<String>>,
 }
 
 /// A field that is present (possibly `null`) becomes `Some(..)`.
@@ -92,6 +97,7 @@ pub fn read(store: &Store, settings: &Settings) -> CommandResult<AppSettings> {
         checkpoint_skip_git: settings.checkpoint_skip_git,
         network_allow: settings.network_allow.clone(),
         network_deny: settings.network_deny.clone(),
+        mcp_config: settings.mcp_config.clone(),
     })
 }
 
@@ -159,6 +165,16 @@ pub fn write(store: &Store, changes: SettingsChanges) -> CommandResult<()> {
         if let Some(hosts) = hosts {
             writes.push((key, host_list(&hosts)?));
         }
+    }
+    match changes.mcp_config {
+        Some(Some(config)) if !config.trim().is_empty() => {
+            // Checked now: a broken file would otherwise only show when a VM starts.
+            workroom_host::connectors::load(config.trim())
+                .map_err(|e| CommandError::invalid(e.to_string()))?;
+            writes.push((keys::MCP_CONFIG, config.trim().to_string()));
+        }
+        Some(_) => clears.push(keys::MCP_CONFIG),
+        None => {}
     }
     for (key, value) in writes {
         store.set_setting(key, &value)?;
@@ -343,6 +359,7 @@ mod tests {
                 checkpoint_skip_git: true,
                 network_allow: vec!["pypi.org".into(), "github.com".into()],
                 network_deny: vec![],
+                mcp_config: None,
             }
         );
         let url: SettingsChanges =
@@ -352,6 +369,12 @@ mod tests {
             write(&store, url).unwrap_err().code,
             crate::error::ErrorCode::InvalidInput
         );
+        let broken: SettingsChanges = serde_json::from_value(
+            serde_json::json!({"mcp_config": r#"{"mcpServers": {"x": {}}}"#}),
+        )
+        .unwrap();
+        let e = write(&store, broken).unwrap_err();
+        assert!(e.message.contains("either a command"), "{}", e.message);
         assert_eq!(
             settings.snapshot_options().max_new_bytes,
             None,

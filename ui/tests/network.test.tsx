@@ -111,4 +111,23 @@ describe('network settings', () => {
     });
     await waitFor(() => expect(allow.value).toBe('pypi.org\ngithub.com\nexample.com'));
   });
+
+  it('saves the connectors file, and an empty field as the default', async () => {
+    const backend = new MockBackend();
+    render(
+      <BackendContext.Provider value={backend}>
+        <Settings onClose={() => undefined} />
+      </BackendContext.Provider>,
+    );
+    const group = await screen.findByRole('region', { name: 'Connectors' });
+    const file = within(group).getByLabelText('Configuration file') as HTMLInputElement;
+    fireEvent.input(file, { target: { value: ' /home/me/.mcp.json ' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save settings' }));
+    await waitFor(() => expect(backend.calls.some((c) => c.method === 'setSettings')).toBe(true));
+    expect(backend.calls.find((c) => c.method === 'setSettings')?.args[0]).toMatchObject({ mcp_config: '/home/me/.mcp.json' });
+    fireEvent.input(file, { target: { value: '   ' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save settings' }));
+    await waitFor(() => expect(backend.calls.filter((c) => c.method === 'setSettings').length).toBe(2));
+    expect(backend.calls.filter((c) => c.method === 'setSettings')[1]?.args[0]).toMatchObject({ mcp_config: null });
+  });
 });

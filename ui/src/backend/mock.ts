@@ -129,6 +129,7 @@ export class MockBackend implements Backend {
     checkpoint_skip_git: false,
     network_allow: [],
     network_deny: [],
+    mcp_config: null,
   };
   storage: StorageInfo = { data_dir: '/home/ann/.local/share/workroom', used_bytes: 734_003_200, checkpoint_bytes: 157_286_400 };
   /** While set, a message sent without `withoutUndo` is not sent: the session emits `undo_over_cap`. */

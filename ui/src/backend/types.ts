@@ -149,6 +149,8 @@ export interface AppSettings {
   network_allow: string[];
   /** Hosts the agent's tools never reach. */
   network_deny: string[];
+  /** The MCP servers' configuration file (Claude Code's .mcp.json format); `null`: `<data>/mcp.json`. */
+  mcp_config: string | null;
 }
 
 /** The data directory and how much disk it takes. */

@@ -92,6 +92,7 @@ export function Settings({ onClose }: { onClose: () => void }) {
         ...settings,
         network_allow: parseHosts(hosts.allow),
         network_deny: parseHosts(hosts.deny),
+        mcp_config: settings.mcp_config?.trim() ? settings.mcp_config.trim() : null,
       });
       setSettings(saved);
       setHosts(hostLists(saved));
@@ -235,6 +236,23 @@ export function Settings({ onClose }: { onClose: () => void }) {
                 placeholder="tracker.example.com"
                 onChange={(deny) => setHosts((current) => ({ ...current, deny }))}
               />
+            </section>
+            <section aria-labelledby="settings-connectors">
+              <h2 id="settings-connectors">Connectors</h2>
+              <p class="muted">
+                MCP servers in a file of Claude Code's .mcp.json format run on this computer, outside the virtual machine; their
+                tools ask like any other. Empty: the mcp.json file in the data folder, if there is one.
+              </p>
+              <label class="field">
+                Configuration file
+                <input
+                  type="text"
+                  spellcheck={false}
+                  value={settings.mcp_config ?? ''}
+                  placeholder="/home/me/.mcp.json"
+                  onInput={(event) => change('mcp_config', (event.target as HTMLInputElement).value)}
+                />
+              </label>
             </section>
             <section aria-labelledby="settings-data">
               <h2 id="settings-data">Data</h2>
