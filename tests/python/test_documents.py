@@ -54,6 +54,9 @@ def script(work: Path) -> dict[str, Any]:
             "charts": [{"type": "column", "categories": "B2:B4", "values": "C2:C4", "title": "By vendor"}]}]}),
         tool("CreateDocument", {"file_path": str(work / "Report.docx"), "title": "Expense report", "blocks": blocks}),
         tool("CreatePdf", {"file_path": str(work / "Report.pdf"), "title": "Expense report", "blocks": blocks}),
+        # Reading them back as the agent would read a person's files.
+        tool("ReadDocument", {"file_path": str(work / "Expenses.xlsx")}),
+        tool("ReadDocument", {"file_path": str(work / "Report.docx")}),
         {"content": [{"type": "text", "text": "The spreadsheet, the report and its PDF are in the folder."}]},
     ]}
 
@@ -115,6 +118,12 @@ def test_expense_spreadsheet_report_and_pdf_from_receipts(fake_model, tmp_path: 
     for expected in ("Expense report", "March expenses", "Hotel du Parc", "326.90", "Signed: Finance Team"):
         assert expected in text, text
     assert reader.metadata.title == "Expense report"
+
+    # ReadDocument gave the agent the same content, as Markdown.
+    sheet_md, doc_md = str(results[-2]["content"]), str(results[-1]["content"])
+    assert "## Sheet: March" in sheet_md and "| Hotel du Parc | 230.4 |" in sheet_md, sheet_md
+    assert "| Total |  | 326.9 |" in sheet_md, sheet_md
+    assert "# March expenses" in doc_md and "- SNCF: 84.00" in doc_md and "| Total | 326.90 |" in doc_md, doc_md
 
 
 def test_existing_documents_are_not_replaced_without_asking(fake_model, tmp_path: Path) -> None:

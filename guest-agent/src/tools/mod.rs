@@ -46,6 +46,7 @@ pub const ALL: &[&str] = &[
     documents::xlsx::NAME,
     documents::docx::NAME,
     documents::pdf::NAME,
+    documents::read::NAME,
     skill::NAME,
     task::NAME,
     ask::EXIT_PLAN_NAME,
@@ -112,9 +113,8 @@ impl Toolbox {
     /// What the permission layer needs to know about a call.
     pub fn facts(&self, name: &str, input: &Value) -> CallFacts {
         let path_field = match name {
-            "Read" | "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf" => {
-                Some("file_path")
-            }
+            "Read" | "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf"
+            | "ReadDocument" => Some("file_path"),
             "Glob" | "Grep" => Some("path"),
             _ => None,
         };
@@ -134,7 +134,7 @@ impl Toolbox {
             // WebFetch changes nothing here; which hosts it may reach is the host's network policy.
             // A sub-agent's own tool calls go through permissions one by one.
             "Read" | "Glob" | "Grep" | "TodoWrite" | "BashOutput" | "WebFetch" | "Task"
-            | "Agent" | "Skill" => true,
+            | "Agent" | "Skill" | "ReadDocument" => true,
             "Bash" => input
                 .get("command")
                 .and_then(Value::as_str)
@@ -179,6 +179,7 @@ impl Toolbox {
             documents::xlsx::NAME => documents::xlsx::run(&ctx, input).await,
             documents::docx::NAME => documents::docx::run(&ctx, input).await,
             documents::pdf::NAME => documents::pdf::run(&ctx, input).await,
+            documents::read::NAME => documents::read::run(&ctx, input).await,
             skill::NAME => skill::run(&ctx, &input),
             todo::NAME => todo::run_with(&self.todos, input),
             ask::EXIT_PLAN_NAME => ask::exit_plan(&input),
@@ -219,6 +220,10 @@ fn describe(name: &str) -> (&'static str, Value) {
         documents::pdf::NAME => (
             documents::pdf::description(),
             documents::pdf::input_schema(),
+        ),
+        documents::read::NAME => (
+            documents::read::description(),
+            documents::read::input_schema(),
         ),
         skill::NAME => (skill::description(), skill::input_schema()),
         todo::NAME => (todo::description(), todo::input_schema()),

@@ -18,11 +18,6 @@ use crate::state::AppState;
 const MAX_IMAGE_BYTES: u64 = 10 << 20;
 /// Most text sent to the window.
 const MAX_TEXT_BYTES: usize = 256 * 1024;
-/// Rows and columns of each sheet shown.
-const MAX_ROWS: usize = 200;
-const MAX_COLUMNS: usize = 40;
-/// Largest `word/document.xml` read.
-const MAX_DOCX_XML: u64 = 32 << 20;
 
 /// What the window shows for a file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,23 +51,7 @@ pub enum FilePreview {
     },
 }
 
-/// One sheet of a table preview.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Sheet {
-    pub name: String,
-    pub rows: Vec<Vec<String>>,
-    pub truncated: bool,
-}
-
-/// One block of a document preview.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum DocBlock {
-    Heading { level: u8, text: String },
-    Paragraph { text: String },
-    ListItem { text: String },
-    Table { rows: Vec<Vec<String>> },
-}
+pub use workroom_documents::{DocBlock, Sheet};
 
 /// `path` (absolute, or relative to the first folder) resolved inside one of `folders`.
 fn inside(folders: &[PathBuf], path: &str) -> CommandResult<PathBuf> {
@@ -151,6 +130,7 @@ pub(crate) fn preview(file: &Path) -> CommandResult<FilePreview> {
     };
     let unreadable =
         |what: &str, e: String| unsupported(format!("This {what} could not be read: {e}"));
+    let limits = workroom_documents::Limits::default();
     Ok(match extension.as_str() {
         "png" | "jpg" | "jpeg" | "gif" | "webp" => {
             if bytes > MAX_IMAGE_BYTES {
@@ -172,33 +152,33 @@ pub(crate) fn preview(file: &Path) -> CommandResult<FilePreview> {
                 bytes,
             }
         }
-        "xlsx" | "xlsm" | "xls" | "ods" => match sheets(file) {
+        "xlsx" | "xlsm" | "xls" | "ods" => match workroom_documents::read_sheets(file, limits) {
             Ok(sheets) => FilePreview::Table {
                 name,
                 sheets,
                 bytes,
             },
-            Err(e) => unreadable("spreadsheet", e),
+            Err(e) => unreadable("spreadsheet", e.to_string()),
         },
         "csv" => match read_text(file) {
             Ok((text, truncated)) => FilePreview::Table {
                 name: name.clone(),
                 sheets: vec![Sheet {
                     name: name.clone(),
-                    rows: csv_rows(&text),
-                    truncated: truncated || text.lines().count() > MAX_ROWS,
+                    rows: workroom_documents::csv_rows(&text, limits),
+                    truncated: truncated || text.lines().count() > limits.rows,
                 }],
                 bytes,
             },
             Err(e) => unreadable("file", e),
         },
-        "docx" => match docx_blocks(file) {
+        "docx" => match workroom_documents::read_docx(file) {
             Ok(blocks) => FilePreview::Document {
                 name,
                 blocks,
                 bytes,
             },
-            Err(e) => unreadable("document", e),
+            Err(e) => unreadable("document", e.to_string()),
         },
         "txt" | "md" | "markdown" | "json" | "log" | "yaml" | "yml" | "toml" | "xml" | "html" => {
             match read_text(file) {
@@ -224,213 +204,6 @@ fn read_text(file: &Path) -> Result<(String, bool), String> {
     let truncated = buf.len() > MAX_TEXT_BYTES;
     buf.truncate(MAX_TEXT_BYTES);
     Ok((String::from_utf8_lossy(&buf).into_owned(), truncated))
-}
-
-/// Display text of a cell: numbers without a useless `.0`.
-fn cell_text(cell: &calamine::Data) -> String {
-    use calamine::Data;
-    match cell {
-        Data::Empty => String::new(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Float(f) => format!("{f}"),
-        other => other.to_string(),
-    }
-}
-
-fn sheets(file: &Path) -> Result<Vec<Sheet>, String> {
-    use calamine::Reader as _;
-    let mut workbook = calamine::open_workbook_auto(file).map_err(|e| e.to_string())?;
-    let names = workbook.sheet_names().to_vec();
-    let mut out = Vec::new();
-    for name in names {
-        let range = workbook.worksheet_range(&name).map_err(|e| e.to_string())?;
-        // A formula without a stored value shows as its formula rather than as nothing.
-        let formulas = workbook.worksheet_formula(&name).ok();
-        let (height, width) = range.get_size();
-        let start = range.start().unwrap_or((0, 0));
-        let mut rows = Vec::new();
-        for r in 0..height.min(MAX_ROWS) {
-            let mut row = Vec::new();
-            for c in 0..width.min(MAX_COLUMNS) {
-                let mut text = range.get((r, c)).map(cell_text).unwrap_or_default();
-                if text.is_empty() {
-                    if let Some(f) = formulas
-                        .as_ref()
-                        .and_then(|f| f.get_value((start.0 + r as u32, start.1 + c as u32)))
-                        .filter(|f| !f.is_empty())
-                    {
-                        text = format!("={f}");
-                    }
-                }
-                row.push(text);
-            }
-            rows.push(row);
-        }
-        out.push(Sheet {
-            name,
-            rows,
-            truncated: height > MAX_ROWS || width > MAX_COLUMNS,
-        });
-    }
-    Ok(out)
-}
-
-/// CSV rows (quoted fields with commas, doubled quotes and newlines), first rows only.
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => row.push(std::mem::take(&mut field)),
-            ('\n', false) => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-                if rows.len() >= MAX_ROWS {
-                    return rows;
-                }
-            }
-            ('\r', false) => {}
-            (c, _) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
-}
-
-fn docx_blocks(file: &Path) -> Result<Vec<DocBlock>, String> {
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(file).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    let entry = archive
-        .by_name("word/document.xml")
-        .map_err(|_| "it has no word/document.xml".to_string())?;
-    let mut xml = String::new();
-    entry
-        .take(MAX_DOCX_XML)
-        .read_to_string(&mut xml)
-        .map_err(|e| e.to_string())?;
-    Ok(parse_document_xml(&xml))
-}
-
-/// Headings, paragraphs, list items and tables of WordprocessingML, in order.
-pub(crate) fn parse_document_xml(xml: &str) -> Vec<DocBlock> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut blocks = Vec::new();
-    let mut text = String::new();
-    let mut style = String::new();
-    let mut in_table = 0usize;
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut in_text = false;
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => match e.local_name().into_inner() {
-                "p" => {
-                    text.clear();
-                    style.clear();
-                }
-                "pStyle" => {
-                    if let Some(v) = e
-                        .attributes()
-                        .flatten()
-                        .find(|a| a.key.local_name().into_inner() == "val")
-                    {
-                        style = v.value.to_string();
-                    }
-                }
-                "t" => in_text = true,
-                "tab" => text.push('\t'),
-                "br" => text.push('\n'),
-                "tbl" => {
-                    in_table += 1;
-                    if in_table == 1 {
-                        rows.clear();
-                    }
-                }
-                "tr" if in_table == 1 => rows.push(Vec::new()),
-                "tc" if in_table == 1 => {
-                    if let Some(row) = rows.last_mut() {
-                        row.push(String::new());
-                    }
-                }
-                _ => {}
-            },
-            Ok(Event::Text(t)) if in_text => {
-                text.push_str(&t.xml10_content());
-            }
-            Ok(Event::GeneralRef(r)) if in_text => {
-                let entity = r.into_inner().to_string();
-                text.push_str(match entity.as_str() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                });
-            }
-            Ok(Event::End(e)) => match e.local_name().into_inner() {
-                "t" => in_text = false,
-                "p" => {
-                    let content = std::mem::take(&mut text);
-                    if in_table > 0 {
-                        if let Some(cell) = rows.last_mut().and_then(|r| r.last_mut()) {
-                            if !cell.is_empty() {
-                                cell.push('\n');
-                            }
-                            cell.push_str(&content);
-                        }
-                    } else if !content.trim().is_empty() {
-                        blocks.push(block(&style, content));
-                    }
-                }
-                "tbl" => {
-                    in_table = in_table.saturating_sub(1);
-                    if in_table == 0 {
-                        blocks.push(DocBlock::Table {
-                            rows: std::mem::take(&mut rows),
-                        });
-                    }
-                }
-                _ => {}
-            },
-            Ok(Event::Eof) | Err(_) => break,
-            _ => {}
-        }
-    }
-    blocks
-}
-
-fn block(style: &str, text: String) -> DocBlock {
-    let lower = style.to_ascii_lowercase();
-    if lower == "title" {
-        return DocBlock::Heading { level: 1, text };
-    }
-    if let Some(level) = lower
-        .strip_prefix("heading")
-        .and_then(|l| l.trim().parse::<u8>().ok())
-    {
-        return DocBlock::Heading {
-            level: level.clamp(1, 3),
-            text,
-        };
-    }
-    if lower.starts_with("list") {
-        return DocBlock::ListItem {
-            text: text.trim_start_matches(['•', '\t', ' ']).to_string(),
-        };
-    }
-    DocBlock::Paragraph { text }
 }
 
 #[cfg(test)]
@@ -461,43 +234,6 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn word_xml_becomes_blocks_and_csv_becomes_rows() {
-        let xml = r#"<w:document xmlns:w="w"><w:body>
-            <w:p><w:pPr><w:pStyle w:val="Title"/></w:pPr><w:r><w:t>Report &amp; notes</w:t></w:r></w:p>
-            <w:p><w:pPr><w:pStyle w:val="Heading2"/></w:pPr><w:r><w:t>Costs</w:t></w:r></w:p>
-            <w:p><w:r><w:t xml:space="preserve">Plain </w:t></w:r><w:r><w:t>text</w:t></w:r></w:p>
-            <w:p><w:pPr><w:pStyle w:val="ListBullet"/></w:pPr><w:r><w:t>•</w:t><w:tab/><w:t>item</w:t></w:r></w:p>
-            <w:tbl><w:tr><w:tc><w:p><w:r><w:t>A</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>B</w:t></w:r></w:p></w:tc></w:tr></w:tbl>
-            </w:body></w:document>"#;
-        assert_eq!(
-            parse_document_xml(xml),
-            vec![
-                DocBlock::Heading {
-                    level: 1,
-                    text: "Report & notes".into()
-                },
-                DocBlock::Heading {
-                    level: 2,
-                    text: "Costs".into()
-                },
-                DocBlock::Paragraph {
-                    text: "Plain text".into()
-                },
-                DocBlock::ListItem {
-                    text: "item".into()
-                },
-                DocBlock::Table {
-                    rows: vec![vec!["A".into(), "B".into()]]
-                },
-            ]
-        );
-        assert_eq!(
-            csv_rows("a,\"b, c\",\"say \"\"hi\"\"\"\n1,2,3"),
-            vec![vec!["a", "b, c", "say \"hi\""], vec!["1", "2", "3"]]
-        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod docx;
 pub mod pdf;
+pub mod read;
 pub mod xlsx;
 
 mod blocks;
