@@ -1,6 +1,6 @@
 """Documents the agent writes, read back with independent libraries (openpyxl, python-docx,
-pypdf): an expense spreadsheet built from a folder of receipts, a Word report and a PDF, and a
-skill from the shared folder.
+pypdf, python-pptx): an expense spreadsheet built from a folder of receipts, a Word report, a PDF
+and a presentation, a skill from the shared folder, and the agent reading its own files back.
 
 The model is the fake one, scripted as a model would work: load the skill, read the receipts, then
 write the files. What is checked is the files on disk, as another program sees them.
@@ -18,6 +18,7 @@ from agent import agent_env, run_agent_raw, workdir
 openpyxl = pytest.importorskip("openpyxl")
 docx = pytest.importorskip("docx")
 pypdf = pytest.importorskip("pypdf")
+pptx = pytest.importorskip("pptx")
 
 RECEIPTS = {
     "2026-03-02-cafe.txt": "Cafe Lumiere\nDate: 2026-03-02\nTotal: 12.50 EUR\n",
@@ -54,6 +55,9 @@ def script(work: Path) -> dict[str, Any]:
             "charts": [{"type": "column", "categories": "B2:B4", "values": "C2:C4", "title": "By vendor"}]}]}),
         tool("CreateDocument", {"file_path": str(work / "Report.docx"), "title": "Expense report", "blocks": blocks}),
         tool("CreatePdf", {"file_path": str(work / "Report.pdf"), "title": "Expense report", "blocks": blocks}),
+        tool("CreatePresentation", {"file_path": str(work / "Summary.pptx"), "title": "March", "slides": [
+            {"title": "March expenses", "bullets": ["Three receipts", "Total 326.90 EUR"]},
+            {"title": "Next steps", "text": "Send to Finance & file the receipts."}]}),
         # Reading them back as the agent would read a person's files.
         tool("ReadDocument", {"file_path": str(work / "Expenses.xlsx")}),
         tool("ReadDocument", {"file_path": str(work / "Report.docx")}),
@@ -118,6 +122,13 @@ def test_expense_spreadsheet_report_and_pdf_from_receipts(fake_model, tmp_path: 
     for expected in ("Expense report", "March expenses", "Hotel du Parc", "326.90", "Signed: Finance Team"):
         assert expected in text, text
     assert reader.metadata.title == "Expense report"
+
+    # The presentation: two slides, titles and bullets as PowerPoint's own reader sees them.
+    deck = pptx.Presentation(str(work / "Summary.pptx"))
+    texts = [[shape.text_frame.text for shape in slide.shapes if shape.has_text_frame] for slide in deck.slides]
+    assert texts == [["March expenses", "Three receipts\nTotal 326.90 EUR"],
+                     ["Next steps", "Send to Finance & file the receipts."]], texts
+    assert deck.slide_width == 12192000 and deck.core_properties.title == "March"
 
     # ReadDocument gave the agent the same content, as Markdown.
     sheet_md, doc_md = str(results[-2]["content"]), str(results[-1]["content"])

@@ -46,6 +46,7 @@ pub const ALL: &[&str] = &[
     documents::xlsx::NAME,
     documents::docx::NAME,
     documents::pdf::NAME,
+    documents::pptx::NAME,
     documents::read::NAME,
     skill::NAME,
     task::NAME,
@@ -114,7 +115,7 @@ impl Toolbox {
     pub fn facts(&self, name: &str, input: &Value) -> CallFacts {
         let path_field = match name {
             "Read" | "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf"
-            | "ReadDocument" => Some("file_path"),
+            | "CreatePresentation" | "ReadDocument" => Some("file_path"),
             "Glob" | "Grep" => Some("path"),
             _ => None,
         };
@@ -148,7 +149,12 @@ impl Toolbox {
             read_only,
             edits_files: matches!(
                 name,
-                "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf"
+                "Write"
+                    | "Edit"
+                    | "CreateSpreadsheet"
+                    | "CreateDocument"
+                    | "CreatePdf"
+                    | "CreatePresentation"
             ),
             asks_user: matches!(name, ask::EXIT_PLAN_NAME | ask::QUESTION_NAME),
         }
@@ -180,6 +186,7 @@ impl Toolbox {
             documents::docx::NAME => documents::docx::run(&ctx, input).await,
             documents::pdf::NAME => documents::pdf::run(&ctx, input).await,
             documents::read::NAME => documents::read::run(&ctx, input).await,
+            documents::pptx::NAME => documents::pptx::run(&ctx, input).await,
             skill::NAME => skill::run(&ctx, &input),
             todo::NAME => todo::run_with(&self.todos, input),
             ask::EXIT_PLAN_NAME => ask::exit_plan(&input),
@@ -221,6 +228,10 @@ fn describe(name: &str) -> (&'static str, Value) {
             documents::pdf::description(),
             documents::pdf::input_schema(),
         ),
+        documents::pptx::NAME => (
+            documents::pptx::description(),
+            documents::pptx::input_schema(),
+        ),
         documents::read::NAME => (
             documents::read::description(),
             documents::read::input_schema(),
@@ -246,12 +257,11 @@ pub fn describe_call(ctx: &ToolContext, name: &str, input: &Value) -> String {
                 description.to_string()
             }
         }
-        "Read" | "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf" => {
-            match paths::resolve(ctx, field("file_path")) {
-                Ok(p) => paths::display(ctx, &p),
-                Err(_) => field("file_path").to_string(),
-            }
-        }
+        "Read" | "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf"
+        | "CreatePresentation" => match paths::resolve(ctx, field("file_path")) {
+            Ok(p) => paths::display(ctx, &p),
+            Err(_) => field("file_path").to_string(),
+        },
         "Glob" | "Grep" => field("pattern").to_string(),
         "WebFetch" => field("url").to_string(),
         "Task" | "Agent" => field("description").to_string(),

@@ -26,7 +26,7 @@ use super::HostError;
 pub(crate) const CHECKPOINT_HOOK: &str = "workroom-checkpoint";
 /// Tools that may change files (Claude Code's names).
 pub(crate) const MUTATING_TOOLS: &str =
-    "Write|Edit|MultiEdit|NotebookEdit|Bash|KillShell|CreateSpreadsheet|CreateDocument|CreatePdf";
+    "Write|Edit|MultiEdit|NotebookEdit|Bash|KillShell|CreateSpreadsheet|CreateDocument|CreatePdf|CreatePresentation";
 
 /// One folder's checkpoints around a turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

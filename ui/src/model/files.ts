@@ -7,7 +7,7 @@ import { field } from './json';
 import type { ToolItem } from './view';
 
 /** Tools that write a whole file at `input.file_path` (edits change a file the person already has). */
-const FILE_WRITERS: readonly string[] = ['Write', 'CreateSpreadsheet', 'CreateDocument', 'CreatePdf'];
+const FILE_WRITERS: readonly string[] = ['Write', 'CreateSpreadsheet', 'CreateDocument', 'CreatePdf', 'CreatePresentation'];
 
 /** The file a finished tool call wrote, as the agent named it; `null` when it wrote none (yet). */
 export function writtenFile(tool: ToolItem): string | null {

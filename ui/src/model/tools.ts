@@ -30,6 +30,10 @@ export function toolTitle(name: string, input: unknown): string {
       return `Create the document ${displayPath(f('file_path'))}`;
     case 'CreatePdf':
       return `Create the PDF ${displayPath(f('file_path'))}`;
+    case 'CreatePresentation':
+      return `Create the presentation ${displayPath(f('file_path'))}`;
+    case 'ReadDocument':
+      return `Read ${displayPath(f('file_path'))}`;
     case 'NotebookEdit':
       return `Edit notebook ${displayPath(f('notebook_path'))}`;
     case 'Grep':
@@ -77,8 +81,10 @@ export function toolCardKind(name: string): ToolCardKind {
     case 'CreateSpreadsheet':
     case 'CreateDocument':
     case 'CreatePdf':
+    case 'CreatePresentation':
       return 'document';
     case 'Read':
+    case 'ReadDocument':
     case 'Grep':
     case 'Glob':
     case 'WebFetch':

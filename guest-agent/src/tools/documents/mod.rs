@@ -1,5 +1,5 @@
 //! Native document tools: spreadsheets (`.xlsx`, with formulas, formats and charts), Word
-//! documents (`.docx`) and PDFs, written in Rust so they work in the minimal image, without Python
+//! documents (`.docx`), presentations (`.pptx`) and PDFs, written in Rust so they work in the minimal image, without Python
 //! or LibreOffice, and fast.
 //!
 //! They share how a generated file is saved ([`save`]): inside the folders only, never over an
@@ -8,6 +8,7 @@
 
 pub mod docx;
 pub mod pdf;
+pub mod pptx;
 pub mod read;
 pub mod xlsx;
 
