@@ -1,0 +1,46 @@
+//! The same inputs (pinned packages, the same agent binary) give the same image, byte for byte.
+//!
+//! Builds twice into separate directories from the agent the test suite cross-built (skipped with
+//! a message when it is not there: `cargo run -p workroom-image -- build --arch x86_64` makes it),
+//! with downloads from the shared cache, and compares the kernel, the initramfs and the manifest.
+
+use std::path::PathBuf;
+
+use workroom_image::build::{build, BuildOptions};
+use workroom_image::progress::ProgressSink;
+use workroom_image::{default_cache_dir, sha256_hex, Arch};
+
+fn built_agent() -> Option<PathBuf> {
+    // `target/tmp` → `target`.
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()?
+        .to_path_buf();
+    let agent = target.join("x86_64-unknown-linux-musl/release/workroom-agent");
+    agent.is_file().then_some(agent)
+}
+
+#[test]
+fn the_same_inputs_build_the_same_image() {
+    let Some(agent) = built_agent() else {
+        eprintln!("skipped: no cross-built x86_64 agent yet (build the image once first)");
+        return;
+    };
+    let cache = default_cache_dir(|k| std::env::var(k).ok()).unwrap();
+    let digests = |out: &std::path::Path| {
+        let report = build(&BuildOptions {
+            arch: Arch::X86_64,
+            out_dir: out.to_path_buf(),
+            cache_dir: cache.clone(),
+            agent_bin: Some(agent.clone()),
+            agent_version: Some("0.1.0".into()),
+            workspace: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
+            progress: ProgressSink::none(),
+        })
+        .unwrap();
+        ["kernel", "initramfs.cpio.gz", "manifest.json"]
+            .map(|f| sha256_hex(&std::fs::read(report.dir.join(f)).unwrap()))
+    };
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    assert_eq!(digests(first.path()), digests(second.path()));
+}
