@@ -1,6 +1,6 @@
 //! Reading the documents people keep in their folders: spreadsheets (xlsx, xls, ods through
-//! `calamine`; csv) as tables of display text, and Word documents (docx) as headings, paragraphs,
-//! list items and tables. Used by the agent's `ReadDocument` tool and by the app's previews, so
+//! `calamine`; csv) as tables of display text, Word documents (docx) as headings, paragraphs,
+//! list items and tables, and PDFs as the text of their pages (`lopdf`; scanned pages have none). Used by the agent's `ReadDocument` tool and by the app's previews, so
 //! both see a file the same way.
 //!
 //! Everything is bounded by [`Limits`]: a huge workbook costs its first rows, not its size.
@@ -17,6 +17,8 @@ pub enum ReadError {
     Spreadsheet(String),
     #[error("this is not a Word document: {0}")]
     NotDocx(String),
+    #[error("this PDF could not be read: {0}")]
+    Pdf(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -35,6 +37,27 @@ impl Default for Limits {
             columns: 40,
         }
     }
+}
+
+/// Most bytes a PDF's content streams may inflate to while reading one page's text.
+const MAX_PDF_STREAM: usize = 64 << 20;
+
+/// The text of the first `max_pages` pages of a PDF, one string per page, and the page count.
+/// Pages that are images (scans) give empty text.
+pub fn read_pdf(file: &Path, max_pages: usize) -> Result<(Vec<String>, usize), ReadError> {
+    let document = lopdf::Document::load(file).map_err(|e| ReadError::Pdf(e.to_string()))?;
+    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
+    let texts = pages
+        .iter()
+        .take(max_pages)
+        .map(|&n| {
+            document
+                .extract_text_with_limit(&[n], MAX_PDF_STREAM)
+                .map(|t| t.trim_end().to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    Ok((texts, pages.len()))
 }
 
 /// Largest `word/document.xml` read.

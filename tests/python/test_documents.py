@@ -61,6 +61,7 @@ def script(work: Path) -> dict[str, Any]:
         # Reading them back as the agent would read a person's files.
         tool("ReadDocument", {"file_path": str(work / "Expenses.xlsx")}),
         tool("ReadDocument", {"file_path": str(work / "Report.docx")}),
+        tool("ReadDocument", {"file_path": str(work / "Report.pdf")}),
         {"content": [{"type": "text", "text": "The spreadsheet, the report and its PDF are in the folder."}]},
     ]}
 
@@ -131,7 +132,8 @@ def test_expense_spreadsheet_report_and_pdf_from_receipts(fake_model, tmp_path: 
     assert deck.slide_width == 12192000 and deck.core_properties.title == "March"
 
     # ReadDocument gave the agent the same content, as Markdown.
-    sheet_md, doc_md = str(results[-2]["content"]), str(results[-1]["content"])
+    sheet_md, doc_md, pdf_md = (str(r["content"]) for r in results[-3:])
+    assert "## Page 1" in pdf_md and "March expenses" in pdf_md and "Hotel du Parc" in pdf_md, pdf_md
     assert "## Sheet: March" in sheet_md and "| Hotel du Parc | 230.4 |" in sheet_md, sheet_md
     assert "| Total |  | 326.9 |" in sheet_md, sheet_md
     assert "# March expenses" in doc_md and "- SNCF: 84.00" in doc_md and "| Total | 326.90 |" in doc_md, doc_md

@@ -191,7 +191,21 @@ pub(crate) fn preview(file: &Path) -> CommandResult<FilePreview> {
                 Err(e) => unreadable("file", e),
             }
         }
-        "pdf" => unsupported("PDFs open in your PDF viewer.".into()),
+        // The text of the first pages; the PDF viewer shows the rest and the layout.
+        "pdf" => match workroom_documents::read_pdf(file, 20) {
+            Ok((pages, count)) => FilePreview::Text {
+                name,
+                text: pages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| format!("— Page {} —\n{t}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
+                truncated: count > pages.len(),
+                bytes,
+            },
+            Err(e) => unreadable("PDF", e.to_string()),
+        },
         _ => unsupported("There is no preview for this kind of file.".into()),
     })
 }

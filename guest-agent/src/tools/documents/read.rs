@@ -12,7 +12,7 @@ use crate::tools::paths;
 pub const NAME: &str = "ReadDocument";
 
 pub fn description() -> &'static str {
-    "Read a spreadsheet (.xlsx, .xls, .ods, .csv) or a Word document (.docx) in the folders, as Markdown: each sheet as a table (formulas without a stored value show as formulas), a document as headings, paragraphs, lists and tables. For plain text use Read; PDFs need the full image's pdftotext."
+    "Read a spreadsheet (.xlsx, .xls, .ods, .csv), a Word document (.docx) or a PDF in the folders, as Markdown: each sheet as a table (formulas without a stored value show as formulas), a document as headings, paragraphs, lists and tables, a PDF as the text of each page (max_rows is then the number of pages, default 50; scanned pages have no text). For plain text use Read."
 }
 
 pub fn input_schema() -> Value {
@@ -134,13 +134,25 @@ fn read(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, String> {
             (document_markdown(&blocks), json!({"type": "document", "filePath": shown, "blocks": blocks}))
         }
         "pdf" => {
-            return Err(format!(
-                "{shown} is a PDF; ReadDocument reads spreadsheets and Word documents. With the full image, run `pdftotext -layout` on it."
-            ))
+            let max = args.max_rows.unwrap_or(50).clamp(1, 500);
+            let (pages, count) = workroom_documents::read_pdf(&path, max)
+                .map_err(|e| format!("{shown} could not be read: {e}"))?;
+            let mut text: Vec<String> = pages
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let t = if t.trim().is_empty() { "(no text: an image or a scan)" } else { t };
+                    format!("## Page {}\n\n{t}", i + 1)
+                })
+                .collect();
+            if count > pages.len() {
+                text.push(format!("({} more pages; ask for them with max_rows)", count - pages.len()));
+            }
+            (text.join("\n\n"), json!({"type": "pdf", "filePath": shown, "pages": pages, "pageCount": count}))
         }
         other => {
             return Err(format!(
-                "ReadDocument reads .xlsx, .xls, .ods, .csv and .docx, not .{other}; use Read for text."
+                "ReadDocument reads .xlsx, .xls, .ods, .csv, .docx and .pdf, not .{other}; use Read for text."
             ))
         }
     };
