@@ -246,6 +246,52 @@ impl EgressProxy {
         }
     }
 
+    /// Asks the policy about `host`. Allowed: the request's record, to log once its outcome is
+    /// known. Refused: logged and answered with a 403 saying why, and `None`.
+    async fn admit<S>(
+        &self,
+        stream: &mut S,
+        host: &str,
+        port: u16,
+        method: &str,
+        target: String,
+    ) -> Option<NetworkRequest>
+    where
+        S: AsyncWrite + Unpin,
+    {
+        let (allowed, by) = self.policy.decide(host).await;
+        let record = NetworkRequest {
+            host: normalize(host),
+            port,
+            method: method.to_string(),
+            target,
+            allowed,
+            by,
+        };
+        if allowed {
+            return Some(record);
+        }
+        self.policy.log(record);
+        let _ = respond(stream, 403, "Forbidden", &refusal(host, by)).await;
+        None
+    }
+
+    /// An allowed request whose server could not be reached: logged as such, answered with `code`.
+    async fn unreachable<S>(
+        &self,
+        stream: &mut S,
+        mut record: NetworkRequest,
+        code: u16,
+        reason: &str,
+        text: &str,
+    ) where
+        S: AsyncWrite + Unpin,
+    {
+        record.by = "error";
+        self.policy.log(record);
+        let _ = respond(stream, code, reason, text).await;
+    }
+
     async fn tunnel<S>(&self, mut stream: S, head: Head, leftover: Vec<u8>)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -254,20 +300,12 @@ impl EgressProxy {
             let _ = respond(&mut stream, 400, "Bad Request", "CONNECT needs host:port").await;
             return;
         };
-        let (allowed, by) = self.policy.decide(&host).await;
-        let mut record = NetworkRequest {
-            host: normalize(&host),
-            port,
-            method: "CONNECT".into(),
-            target: head.target.clone(),
-            allowed,
-            by,
-        };
-        if !allowed {
-            self.policy.log(record);
-            let _ = respond(&mut stream, 403, "Forbidden", &refusal(&host, by)).await;
+        let Some(record) = self
+            .admit(&mut stream, &host, port, "CONNECT", head.target.clone())
+            .await
+        else {
             return;
-        }
+        };
         let upstream = tokio::time::timeout(
             CONNECT_TIMEOUT,
             tokio::net::TcpStream::connect((host.as_str(), port)),
@@ -276,28 +314,16 @@ impl EgressProxy {
         let mut upstream = match upstream {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
-                record.by = "error";
-                self.policy.log(record);
-                let _ = respond(
-                    &mut stream,
-                    502,
-                    "Bad Gateway",
-                    &format!("cannot reach {host}:{port}: {e}"),
-                )
-                .await;
-                return;
+                let text = format!("cannot reach {host}:{port}: {e}");
+                return self
+                    .unreachable(&mut stream, record, 502, "Bad Gateway", &text)
+                    .await;
             }
             Err(_) => {
-                record.by = "error";
-                self.policy.log(record);
-                let _ = respond(
-                    &mut stream,
-                    504,
-                    "Gateway Timeout",
-                    &format!("{host}:{port} did not answer"),
-                )
-                .await;
-                return;
+                let text = format!("{host}:{port} did not answer");
+                return self
+                    .unreachable(&mut stream, record, 504, "Gateway Timeout", &text)
+                    .await;
             }
         };
         self.policy.log(record);
@@ -335,20 +361,12 @@ impl EgressProxy {
         };
         let host = url.host_str().unwrap_or_default().to_string();
         let port = url.port_or_known_default().unwrap_or(80);
-        let (allowed, by) = self.policy.decide(&host).await;
-        let mut record = NetworkRequest {
-            host: normalize(&host),
-            port,
-            method: head.method.clone(),
-            target: url.to_string(),
-            allowed,
-            by,
-        };
-        if !allowed {
-            self.policy.log(record);
-            let _ = respond(&mut stream, 403, "Forbidden", &refusal(&host, by)).await;
+        let Some(record) = self
+            .admit(&mut stream, &host, port, &head.method, url.to_string())
+            .await
+        else {
             return;
-        }
+        };
         let body = match read_body(&mut stream, &head, leftover).await {
             Ok(b) => b,
             Err(message) => {
@@ -369,16 +387,10 @@ impl EgressProxy {
         let response = match request.body(body).send().await {
             Ok(r) => r,
             Err(e) => {
-                record.by = "error";
-                self.policy.log(record);
-                let _ = respond(
-                    &mut stream,
-                    502,
-                    "Bad Gateway",
-                    &format!("cannot reach {host}: {e}"),
-                )
-                .await;
-                return;
+                let text = format!("cannot reach {host}: {e}");
+                return self
+                    .unreachable(&mut stream, record, 502, "Bad Gateway", &text)
+                    .await;
             }
         };
         self.policy.log(record);
