@@ -1,6 +1,11 @@
-//! The content of a Word document or PDF: a list of blocks, as the model writes them.
+//! The content of a Word document or PDF: a list of blocks, as the model writes them, and the
+//! input and saving the two tools share.
 
+use serde::Deserialize;
 use serde_json::{json, Value};
+
+use super::{file_name, save, DocumentError};
+use crate::tools::context::{ToolContext, ToolOutput};
 
 /// One block of a document.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +44,58 @@ fn list(v: &Value, what: &str, i: usize) -> Result<Vec<String>, String> {
     v.as_array()
         .map(|items| items.iter().map(text_of).collect())
         .ok_or_else(|| format!("block {i}: \"{what}\" must be a list of strings"))
+}
+
+/// The input of `CreateDocument` and `CreatePdf`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    file_path: String,
+    title: Option<String>,
+    blocks: Vec<Value>,
+    #[serde(default)]
+    overwrite: bool,
+}
+
+/// The input schema of a tool writing blocks to a `.extension` file.
+pub fn input_schema(extension: &str) -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "file_path": {"type": "string", "description": format!("Where to save it (ends in .{extension})")},
+            "title": {"type": "string", "description": "The document's title (shown first, and in its properties)"},
+            "blocks": schema(),
+            "overwrite": {"type": "boolean", "description": "Replace the file if it exists"}
+        },
+        "required": ["file_path", "blocks"],
+        "additionalProperties": false
+    })
+}
+
+/// Parses the blocks, renders them with `build` and saves the result as `.extension`;
+/// `kind` names the file in the result ("Document", "PDF").
+pub fn create(
+    ctx: &ToolContext,
+    args: &Args,
+    extension: &'static str,
+    kind: &str,
+    build: impl FnOnce(Option<&str>, &[Block]) -> Result<Vec<u8>, String>,
+) -> Result<ToolOutput, DocumentError> {
+    let blocks = parse(&args.blocks).map_err(DocumentError::Content)?;
+    let bytes = build(args.title.as_deref(), &blocks).map_err(DocumentError::Content)?;
+    let summary = format!(
+        "{kind} {} ({} blocks)",
+        file_name(&args.file_path),
+        blocks.len()
+    );
+    save(
+        ctx,
+        &args.file_path,
+        extension,
+        args.overwrite,
+        &bytes,
+        &summary,
+    )
 }
 
 /// Reads the blocks; the error names the block and says what is expected.

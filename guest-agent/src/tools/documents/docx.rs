@@ -4,11 +4,10 @@
 
 use std::io::Write as _;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::blocks::{self, Block};
-use super::{file_name, save, DocumentError};
+use super::{xml_text, DocumentError};
 use crate::tools::context::{ToolContext, ToolOutput};
 
 pub const NAME: &str = "CreateDocument";
@@ -18,65 +17,15 @@ pub fn description() -> &'static str {
 }
 
 pub fn input_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "file_path": {"type": "string", "description": "Where to save it (ends in .docx)"},
-            "title": {"type": "string", "description": "The document's title (shown first, and in its properties)"},
-            "blocks": blocks::schema(),
-            "overwrite": {"type": "boolean", "description": "Replace the file if it exists"}
-        },
-        "required": ["file_path", "blocks"],
-        "additionalProperties": false
-    })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Args {
-    file_path: String,
-    title: Option<String>,
-    blocks: Vec<Value>,
-    #[serde(default)]
-    overwrite: bool,
+    blocks::input_schema("docx")
 }
 
 pub async fn run(ctx: &ToolContext, input: Value) -> ToolOutput {
     crate::tools::context::run_blocking(NAME, ctx, input, create).await
 }
 
-fn create(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, DocumentError> {
-    let blocks = blocks::parse(&args.blocks).map_err(DocumentError::Content)?;
-    let bytes = build(args.title.as_deref(), &blocks).map_err(DocumentError::Content)?;
-    let summary = format!(
-        "Document {} ({} blocks)",
-        file_name(&args.file_path),
-        blocks.len()
-    );
-    save(
-        ctx,
-        &args.file_path,
-        "docx",
-        args.overwrite,
-        &bytes,
-        &summary,
-    )
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
+fn create(ctx: &ToolContext, args: &blocks::Args) -> Result<ToolOutput, DocumentError> {
+    blocks::create(ctx, args, "docx", "Document", build)
 }
 
 /// A paragraph of `text` in `style` (lines of the text become line breaks).
@@ -86,7 +35,7 @@ fn paragraph(style: Option<&str>, text: &str) -> String {
         .unwrap_or_default();
     let runs: Vec<String> = text
         .split('\n')
-        .map(|line| format!("<w:t xml:space=\"preserve\">{}</w:t>", escape(line)))
+        .map(|line| format!("<w:t xml:space=\"preserve\">{}</w:t>", xml_text(line)))
         .collect();
     format!("<w:p>{props}<w:r>{}</w:r></w:p>", runs.join("<w:br/>"))
 }
@@ -112,7 +61,7 @@ fn table(rows: &[Vec<String>]) -> String {
             let run_props = if r == 0 { "<w:rPr><w:b/></w:rPr>" } else { "" };
             out.push_str(&format!(
                 "<w:tc><w:tcPr><w:tcW w:w=\"{width}\" w:type=\"dxa\"/></w:tcPr><w:p><w:r>{run_props}<w:t xml:space=\"preserve\">{}</w:t></w:r></w:p></w:tc>",
-                escape(text)
+                xml_text(text)
             ));
         }
         out.push_str("</w:tr>");
@@ -188,7 +137,7 @@ fn styles() -> String {
 fn core_properties(title: Option<&str>) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><dc:title>{}</dc:title><dc:creator>Workroom</dc:creator></cp:coreProperties>",
-        escape(title.unwrap_or(""))
+        xml_text(title.unwrap_or(""))
     )
 }
 

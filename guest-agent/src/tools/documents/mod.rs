@@ -86,6 +86,23 @@ pub(crate) fn save(
     ))
 }
 
+/// Text for an XML element or attribute: the five special characters escaped, and the control
+/// characters XML 1.0 cannot carry at all dropped.
+pub(crate) fn xml_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A file name for messages (`report.xlsx`).
 pub(crate) fn file_name(path: &str) -> String {
     Path::new(path)

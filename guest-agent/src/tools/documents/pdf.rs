@@ -3,11 +3,10 @@
 //! fonts' real widths, tables as ruled rows, pages broken as needed. Text stays text (searchable,
 //! copyable, extractable).
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::blocks::{self, Block};
-use super::{file_name, save, DocumentError};
+use super::DocumentError;
 use crate::tools::context::{ToolContext, ToolOutput};
 
 pub const NAME: &str = "CreatePdf";
@@ -17,49 +16,17 @@ pub fn description() -> &'static str {
 }
 
 pub fn input_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "file_path": {"type": "string", "description": "Where to save it (ends in .pdf)"},
-            "title": {"type": "string", "description": "The document's title (shown first, and in its properties)"},
-            "blocks": blocks::schema(),
-            "overwrite": {"type": "boolean", "description": "Replace the file if it exists"}
-        },
-        "required": ["file_path", "blocks"],
-        "additionalProperties": false
-    })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Args {
-    file_path: String,
-    title: Option<String>,
-    blocks: Vec<Value>,
-    #[serde(default)]
-    overwrite: bool,
+    blocks::input_schema("pdf")
 }
 
 pub async fn run(ctx: &ToolContext, input: Value) -> ToolOutput {
     crate::tools::context::run_blocking(NAME, ctx, input, create).await
 }
 
-fn create(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, DocumentError> {
-    let blocks = blocks::parse(&args.blocks).map_err(DocumentError::Content)?;
-    let bytes = build(args.title.as_deref(), &blocks);
-    let summary = format!(
-        "PDF {} ({} blocks)",
-        file_name(&args.file_path),
-        blocks.len()
-    );
-    save(
-        ctx,
-        &args.file_path,
-        "pdf",
-        args.overwrite,
-        &bytes,
-        &summary,
-    )
+fn create(ctx: &ToolContext, args: &blocks::Args) -> Result<ToolOutput, DocumentError> {
+    blocks::create(ctx, args, "pdf", "PDF", |title, blocks| {
+        Ok(build(title, blocks))
+    })
 }
 
 const PAGE_WIDTH: f32 = 595.0;

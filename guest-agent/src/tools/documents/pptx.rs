@@ -7,7 +7,7 @@ use std::io::Write as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{file_name, save, DocumentError};
+use super::{file_name, save, xml_text, DocumentError};
 use crate::tools::context::{ToolContext, ToolOutput};
 
 pub const NAME: &str = "CreatePresentation";
@@ -86,21 +86,6 @@ fn create(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, DocumentError> {
     )
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c if (c as u32) < 0x20 && c != '\t' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const NS: &str = r#"xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main""#;
 const XML: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"#;
 /// 16:9 in EMU.
@@ -121,20 +106,20 @@ fn text_box(id: u32, name: &str, (x, y, cx, cy): (u64, u64, u64, u64), paragraph
 fn slide_xml(slide: &Slide) -> String {
     let title = format!(
         r#"<a:p><a:r><a:rPr lang="en-US" sz="3600" b="1" dirty="0"/><a:t>{}</a:t></a:r></a:p>"#,
-        escape(&slide.title)
+        xml_text(&slide.title)
     );
     let mut body = String::new();
     for bullet in &slide.bullets {
         body.push_str(&format!(
             r#"<a:p><a:pPr marL="342900" indent="-342900"><a:buFont typeface="Arial"/><a:buChar char="&#8226;"/></a:pPr><a:r><a:rPr lang="en-US" sz="2400" dirty="0"/><a:t>{}</a:t></a:r></a:p>"#,
-            escape(bullet)
+            xml_text(bullet)
         ));
     }
     if let Some(text) = &slide.text {
         for line in text.split('\n') {
             body.push_str(&format!(
                 r#"<a:p><a:r><a:rPr lang="en-US" sz="2000" dirty="0"/><a:t>{}</a:t></a:r></a:p>"#,
-                escape(line)
+                xml_text(line)
             ));
         }
     }
@@ -223,7 +208,7 @@ fn build(title: Option<&str>, slides: &[Slide]) -> Result<Vec<u8>, String> {
         "docProps/core.xml".into(),
         format!(
             r#"{XML}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>{}</dc:title><dc:creator>Workroom</dc:creator></cp:coreProperties>"#,
-            escape(title.unwrap_or(""))
+            xml_text(title.unwrap_or(""))
         ),
     ));
     let slide_ids: String = (1..=n)
