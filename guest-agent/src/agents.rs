@@ -7,6 +7,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::front_matter::{read_small, FrontMatter};
+
+/// Largest agent definition read from a folder.
+const MAX_DEFINITION_BYTES: u64 = 256 * 1024;
+
 /// The type used when the model names none.
 pub const GENERAL: &str = "general-purpose";
 
@@ -62,26 +67,18 @@ pub fn from_initialize(agents: &Value) -> Vec<AgentDef> {
 
 /// One `.claude/agents/<name>.md` file; `None` without front matter, name or description.
 pub fn from_markdown(text: &str) -> Option<AgentDef> {
-    let rest = text.strip_prefix("---")?;
-    let end = rest.find("\n---")?;
-    let (front, body) = (&rest[..end], &rest[end + 4..]);
-    let field = |key: &str| {
-        front.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-        })
-    };
+    let front = FrontMatter::parse(text)?;
     Some(AgentDef {
-        name: field("name").filter(|n| !n.is_empty())?,
-        description: field("description").filter(|d| !d.is_empty())?,
-        prompt: body.trim().to_string(),
-        tools: field("tools").filter(|t| !t.is_empty()).map(|t| {
+        name: front.field("name")?,
+        description: front.field("description")?,
+        prompt: front.body.trim().to_string(),
+        tools: front.field("tools").map(|t| {
             t.split(',')
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect()
         }),
-        model: field("model").filter(|m| !m.is_empty() && m != "inherit"),
+        model: front.field("model").filter(|m| m != "inherit"),
     })
 }
 
@@ -103,18 +100,10 @@ pub fn available(cwd: &Path, from_client: &[AgentDef]) -> Vec<AgentDef> {
         .collect();
     files.sort();
     for file in files {
-        // Small files only: an agent definition is a page of text.
-        let Ok(meta) = std::fs::metadata(&file) else {
+        let Some(text) = read_small(&file, MAX_DEFINITION_BYTES) else {
             continue;
         };
-        if meta.len() > 256 * 1024 {
-            continue;
-        }
-        match std::fs::read_to_string(&file)
-            .ok()
-            .as_deref()
-            .and_then(from_markdown)
-        {
+        match from_markdown(&text) {
             Some(def) => add(def),
             None => {
                 tracing::warn!(file = %file.display(), "agent definition skipped: no front matter with name and description")

@@ -14,6 +14,7 @@ pub mod agents;
 pub mod bash_syntax;
 pub mod cli;
 pub mod compact;
+pub mod front_matter;
 pub mod hooks;
 pub mod mcp;
 pub mod model;

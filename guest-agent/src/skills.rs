@@ -9,6 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::front_matter::{read_small, FrontMatter};
+
 /// One skill.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skill {
@@ -31,19 +33,11 @@ const MAX_SKILL_BYTES: u64 = 256 * 1024;
 
 /// Parses a `SKILL.md`; `None` without front matter naming and describing it.
 pub fn parse(text: &str, dir: Option<PathBuf>) -> Option<Skill> {
-    let rest = text.strip_prefix("---")?;
-    let end = rest.find("\n---")?;
-    let (front, body) = (&rest[..end], &rest[end + 4..]);
-    let field = |key: &str| {
-        front.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-        })
-    };
+    let front = FrontMatter::parse(text)?;
     Some(Skill {
-        name: field("name").filter(|n| !n.is_empty())?,
-        description: field("description").filter(|d| !d.is_empty())?,
-        body: body.trim().to_string(),
+        name: front.field("name")?,
+        description: front.field("description")?,
+        body: front.body.trim().to_string(),
         dir,
     })
 }
@@ -62,17 +56,10 @@ pub fn available(cwd: &Path) -> Vec<Skill> {
     dirs.sort();
     for dir in dirs {
         let file = dir.join("SKILL.md");
-        let Ok(meta) = std::fs::metadata(&file) else {
+        let Some(text) = read_small(&file, MAX_SKILL_BYTES) else {
             continue;
         };
-        if meta.len() > MAX_SKILL_BYTES {
-            tracing::warn!(file = %file.display(), "skill skipped: SKILL.md is too large");
-            continue;
-        }
-        match std::fs::read_to_string(&file)
-            .ok()
-            .and_then(|t| parse(&t, Some(dir.clone())))
-        {
+        match parse(&text, Some(dir.clone())) {
             Some(skill) => {
                 all.retain(|s| s.name != skill.name);
                 all.push(skill);
