@@ -12,6 +12,7 @@ use std::time::Duration;
 use fake_model::{FakeModel, Script};
 use serde_json::{json, Value};
 use workroom_host::session::{Host, NewSession, SessionEvent, SessionHandle, VmState};
+use workroom_host::store::SessionRecord;
 use workroom_host::vm::{QemuBackend, QemuOptions, Tools};
 
 /// A data directory whose images folder points at the built image.
@@ -63,6 +64,28 @@ fn processes_mentioning(needle: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A QEMU backend and a host over `data`, and a session over `folder` that needs no permission
+/// questions (the tests script what the agent does).
+fn qemu_session(data: &Path, folder: &Path) -> (Arc<QemuBackend>, Host, SessionRecord) {
+    let tools =
+        Tools::discover(None).expect("QEMU, virtiofsd and vhost-device-vsock are installed");
+    let backend = Arc::new(QemuBackend::new(QemuOptions::new(
+        tools,
+        data.join("state"),
+    )));
+    let host = Host::open(data, &data.join("images"), backend.clone()).unwrap();
+    let record = host
+        .create_session(
+            &[folder.to_path_buf()],
+            NewSession {
+                permission_mode: Some("bypassPermissions".into()),
+                ..NewSession::default()
+            },
+        )
+        .unwrap();
+    (backend, host, record)
+}
+
 fn tool(name: &str, input: Value) -> Value {
     json!({"content": [{"type": "tool_use", "name": name, "input": input}]})
 }
@@ -88,22 +111,7 @@ async fn a_session_in_a_real_vm_works_on_the_shared_folder_and_leaves_nothing_be
         euid
     };
 
-    let tools =
-        Tools::discover(None).expect("QEMU, virtiofsd and vhost-device-vsock are installed");
-    let backend = Arc::new(QemuBackend::new(QemuOptions::new(
-        tools,
-        data.path().join("state"),
-    )));
-    let host = Host::open(data.path(), &data.path().join("images"), backend.clone()).unwrap();
-    let record = host
-        .create_session(
-            std::slice::from_ref(&folder),
-            NewSession {
-                permission_mode: Some("bypassPermissions".into()),
-                ..NewSession::default()
-            },
-        )
-        .unwrap();
+    let (backend, host, record) = qemu_session(data.path(), &folder);
     let guest = format!("/sessions/{}/mnt/Project", record.id);
     let model = FakeModel::start(
         Script::from_json_str(
@@ -236,22 +244,7 @@ async fn the_guest_reaches_only_the_hosts_the_person_allows_and_every_request_is
     let allowed = page_server("127.0.0.2", "page-from-allowed-host").await;
     let denied = page_server("127.0.0.3", "page-from-denied-host").await;
     let asked = page_server("127.0.0.4", "page-from-asked-host").await;
-    let tools =
-        Tools::discover(None).expect("QEMU, virtiofsd and vhost-device-vsock are installed");
-    let backend = Arc::new(QemuBackend::new(QemuOptions::new(
-        tools,
-        data.path().join("state"),
-    )));
-    let host = Host::open(data.path(), &data.path().join("images"), backend.clone()).unwrap();
-    let record = host
-        .create_session(
-            std::slice::from_ref(&folder),
-            NewSession {
-                permission_mode: Some("bypassPermissions".into()),
-                ..NewSession::default()
-            },
-        )
-        .unwrap();
+    let (backend, host, record) = qemu_session(data.path(), &folder);
     // The minimal image has no curl, and busybox's static wget cannot resolve even the proxy's
     // address; `nc` speaks to the proxy that $http_proxy names, as curl would: an absolute URL for
     // HTTP, CONNECT for a tunnel.
