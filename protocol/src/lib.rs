@@ -29,6 +29,7 @@ pub mod frame;
 pub mod ndjson;
 mod open_enum;
 pub mod openai;
+pub mod tools;
 pub mod vm;
 
 pub use frame::Frame;

@@ -113,9 +113,10 @@ impl Toolbox {
 
     /// What the permission layer needs to know about a call.
     pub fn facts(&self, name: &str, input: &Value) -> CallFacts {
+        let writes_document = documents::is_writer(name);
         let path_field = match name {
-            "Read" | "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf"
-            | "CreatePresentation" | "ReadDocument" => Some("file_path"),
+            "Read" | "Write" | "Edit" | "ReadDocument" => Some("file_path"),
+            _ if writes_document => Some("file_path"),
             "Glob" | "Grep" => Some("path"),
             _ => None,
         };
@@ -147,15 +148,7 @@ impl Toolbox {
             input: input.clone(),
             paths,
             read_only,
-            edits_files: matches!(
-                name,
-                "Write"
-                    | "Edit"
-                    | "CreateSpreadsheet"
-                    | "CreateDocument"
-                    | "CreatePdf"
-                    | "CreatePresentation"
-            ),
+            edits_files: matches!(name, "Write" | "Edit") || writes_document,
             asks_user: matches!(name, ask::EXIT_PLAN_NAME | ask::QUESTION_NAME),
         }
     }
@@ -257,11 +250,12 @@ pub fn describe_call(ctx: &ToolContext, name: &str, input: &Value) -> String {
                 description.to_string()
             }
         }
-        "Read" | "Write" | "Edit" | "CreateSpreadsheet" | "CreateDocument" | "CreatePdf"
-        | "CreatePresentation" => match paths::resolve(ctx, field("file_path")) {
-            Ok(p) => paths::display(ctx, &p),
-            Err(_) => field("file_path").to_string(),
-        },
+        name if matches!(name, "Read" | "Write" | "Edit") || documents::is_writer(name) => {
+            match paths::resolve(ctx, field("file_path")) {
+                Ok(p) => paths::display(ctx, &p),
+                Err(_) => field("file_path").to_string(),
+            }
+        }
         "Glob" | "Grep" => field("pattern").to_string(),
         "WebFetch" => field("url").to_string(),
         "Task" | "Agent" => field("description").to_string(),

@@ -238,10 +238,7 @@ pub fn auto_allow(
 
 /// The agent's tools that write a whole document (a spreadsheet, a Word file, a PDF).
 fn is_document_tool(tool: &str) -> bool {
-    matches!(
-        tool,
-        "CreateSpreadsheet" | "CreateDocument" | "CreatePdf" | "CreatePresentation"
-    )
+    workroom_protocol::tools::DOCUMENT_WRITERS.contains(&tool)
 }
 
 /// The rule that "always allow" saves for this prompt, in Claude Code's syntax.

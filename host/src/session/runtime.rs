@@ -390,7 +390,7 @@ impl Runtime {
         let mut agent = AgentConnection::new(stream.stream, stream.leftover);
         // Before a tool that may change files runs, the agent asks the host (the hook), which takes
         // the turn's checkpoint first: undo then covers shell commands too.
-        let hooks = json!({"PreToolUse": [{"matcher": super::undo::MUTATING_TOOLS,
+        let hooks = json!({"PreToolUse": [{"matcher": super::undo::mutating_tools(),
             "hookCallbackIds": [super::undo::CHECKPOINT_HOOK], "timeout": 600}]});
         let init = json!({"type": "control_request", "request_id": "initialize", "request": {"subtype": "initialize", "hooks": hooks}});
         agent

@@ -24,9 +24,20 @@ use super::HostError;
 
 /// The hook callback id the runtime registers.
 pub(crate) const CHECKPOINT_HOOK: &str = "workroom-checkpoint";
-/// Tools that may change files (Claude Code's names).
-pub(crate) const MUTATING_TOOLS: &str =
-    "Write|Edit|MultiEdit|NotebookEdit|Bash|KillShell|CreateSpreadsheet|CreateDocument|CreatePdf|CreatePresentation";
+/// The hook matcher for the tools that may change files: Claude Code's names, then the agent's
+/// document writers.
+pub(crate) fn mutating_tools() -> String {
+    let mut tools = vec![
+        "Write",
+        "Edit",
+        "MultiEdit",
+        "NotebookEdit",
+        "Bash",
+        "KillShell",
+    ];
+    tools.extend(workroom_protocol::tools::DOCUMENT_WRITERS);
+    tools.join("|")
+}
 
 /// One folder's checkpoints around a turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -103,10 +103,33 @@ pub(crate) fn xml_text(text: &str) -> String {
     out
 }
 
+/// Whether `tool` writes a whole document (the list the host shares,
+/// `workroom_protocol::tools::DOCUMENT_WRITERS`).
+pub fn is_writer(tool: &str) -> bool {
+    workroom_protocol::tools::DOCUMENT_WRITERS.contains(&tool)
+}
+
 /// A file name for messages (`report.xlsx`).
 pub(crate) fn file_name(path: &str) -> String {
     Path::new(path)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_shared_list_names_exactly_these_tools() {
+        let mut ours = [
+            super::xlsx::NAME,
+            super::docx::NAME,
+            super::pdf::NAME,
+            super::pptx::NAME,
+        ];
+        let mut shared = workroom_protocol::tools::DOCUMENT_WRITERS.to_vec();
+        ours.sort_unstable();
+        shared.sort_unstable();
+        assert_eq!(ours.to_vec(), shared);
+    }
 }
