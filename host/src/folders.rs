@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use workroom_protocol::vm::{cmdline, encode_cmdline_value, AGENT_STATE_DIR};
+use workroom_protocol::vm::{cmdline, encode_cmdline_value, AGENT_STATE_DIR, USERLAND_DIR};
 
 use crate::vm::Share;
 
@@ -136,6 +136,25 @@ impl FolderMap {
     pub fn to_host(&self, path: &str) -> Option<PathBuf> {
         self.locate(path).map(|(f, rel)| f.host.join(rel))
     }
+}
+
+/// The VirtioFS tag of the full userland's share.
+pub const USERLAND_TAG: &str = "userland";
+
+/// The full userland as a read-only share, and the kernel command-line words that mount it and
+/// make it the shell's root.
+pub fn userland_share(root: PathBuf) -> (Share, Vec<String>) {
+    let share = Share {
+        tag: USERLAND_TAG.into(),
+        host_path: root,
+        read_only: true,
+    };
+    let path = encode_cmdline_value(USERLAND_DIR);
+    let words = vec![
+        format!("{}={USERLAND_TAG}:{path}", cmdline::SHARE),
+        format!("{}={path}", cmdline::USERLAND),
+    ];
+    (share, words)
 }
 
 #[cfg(test)]

@@ -78,6 +78,43 @@ pub fn locate(images: &Path, arch: Arch) -> Result<Image, ImageError> {
     })
 }
 
+/// Where the full userland stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserlandState {
+    /// Built; `current` is false when this app's lock names other packages (an update).
+    Ready {
+        /// The root directory the guest mounts.
+        root: PathBuf,
+        /// Built from this app's lock.
+        current: bool,
+        /// Bytes of file contents.
+        size_bytes: u64,
+    },
+    /// Not built (or not completely).
+    Missing,
+}
+
+/// The full userland for `arch` in the images directory.
+pub fn userland(images: &Path, arch: Arch) -> UserlandState {
+    let image_arch = match arch {
+        Arch::X86_64 => workroom_image::Arch::X86_64,
+        Arch::Aarch64 => workroom_image::Arch::Aarch64,
+    };
+    let dir = workroom_image::userland::userland_dir(images, image_arch);
+    let root = dir.join("root");
+    match workroom_image::userland::read_manifest(&dir) {
+        Some(manifest) if root.join("usr/bin/bash").exists() => UserlandState::Ready {
+            root,
+            current: manifest.lock_sha256 == workroom_image::userland::lock_sha256(),
+            size_bytes: manifest.size_bytes,
+        },
+        _ => UserlandState::Missing,
+    }
+}
+
+/// Why a session that asked for the full userland cannot have it.
+pub const USERLAND_MISSING: &str = "the full toolset (setting userland = full) has not been prepared yet: prepare it in Settings, or run `workroom image userland`, or set userland back to minimal";
+
 #[cfg(test)]
 mod tests {
     use super::*;

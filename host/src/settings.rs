@@ -67,6 +67,9 @@ pub struct Settings {
     /// MCP servers the host runs for the agent: a `.mcp.json`-style file, or the JSON itself
     /// (`None`: `<data>/mcp.json` if it exists).
     pub mcp_config: Option<String>,
+    /// Shell commands run in the full Debian userland (bash, git, Python with the document
+    /// libraries, …) instead of the minimal image's busybox.
+    pub full_userland: bool,
 }
 
 impl Default for Settings {
@@ -87,6 +90,7 @@ impl Default for Settings {
             network_allow: Vec::new(),
             network_deny: Vec::new(),
             mcp_config: None,
+            full_userland: false,
         }
     }
 }
@@ -123,6 +127,8 @@ pub mod keys {
     pub const NETWORK_DENY: &str = "network_deny";
     /// MCP servers (file path or JSON).
     pub const MCP_CONFIG: &str = "mcp_config";
+    /// `minimal` or `full`: the guest userland shell commands run in.
+    pub const USERLAND: &str = "userland";
 }
 
 impl Settings {
@@ -160,6 +166,9 @@ impl Settings {
             s.network_deny = crate::guest::egress::parse_hosts(&v);
         }
         s.mcp_config = get(keys::MCP_CONFIG)?.filter(|v| !v.trim().is_empty());
+        if let Some(v) = get(keys::USERLAND)? {
+            s.full_userland = v.trim() == "full";
+        }
         if let Some(v) = get(keys::CHECKPOINT_SKIP_GIT)? {
             s.checkpoint_skip_git = matches!(v.trim(), "true" | "1" | "yes" | "on");
         }

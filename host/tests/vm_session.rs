@@ -382,3 +382,131 @@ async fn the_guest_reaches_only_the_hosts_the_person_allows_and_every_request_is
         ]
     );
 }
+
+#[tokio::test]
+async fn with_the_full_userland_the_shell_has_real_tools_and_its_changes_stay_in_the_vm() {
+    let data = data_dir_with_image();
+    let userland = support::built_userland_dir();
+    std::os::unix::fs::symlink(&userland, data.path().join("images/userland-x86_64")).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("Expenses");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("receipts.csv"),
+        "item,amount\nlunch,12.50\ntaxi,30.25\n",
+    )
+    .unwrap();
+    let page = page_server("127.0.0.2", "page-for-curl").await;
+    let (backend, host, record) = qemu_session(data.path(), &folder);
+    // Python with the document libraries writes a workbook from the folder's CSV, a Word file and
+    // a deck; git, jq, file, zip, poppler and curl (through the egress proxy) each do one thing;
+    // a write to /usr lands in the overlay, not on the host.
+    let python = r#"python3 - <<'PY'
+import csv, openpyxl, docx, pptx, pypdf, pdfplumber, PIL
+rows = list(csv.reader(open("receipts.csv")))
+wb = openpyxl.Workbook()
+ws = wb.active
+for row in rows:
+    ws.append([row[0], float(row[1]) if row[1][0].isdigit() else row[1]])
+ws["B4"] = "=SUM(B2:B3)"
+wb.save("expenses.xlsx")
+d = docx.Document()
+d.add_heading("Expenses", 1)
+d.save("expenses.docx")
+p = pptx.Presentation()
+p.slides.add_slide(p.slide_layouts[0]).shapes.title.text = "Expenses"
+p.save("expenses.pptx")
+with pdfplumber.open("report.pdf") as pdf:
+    lines = pdf.pages[0].extract_text().splitlines()
+    print("pdfplumber=" + [l for l in lines if "Total" in l][0])
+print("python=ok", len(rows))
+PY
+"#;
+    let command = [
+        "set -e; echo shell=${BASH_VERSION%%.*};".to_string(),
+        python.to_string(),
+        "echo pdftotext=$(pdftotext report.pdf - | grep Total);".into(),
+        "git init -q repo && git -C repo -c user.email=a@b -c user.name=A commit -q --allow-empty -m one && echo commits=$(git -C repo log --oneline | wc -l);".into(),
+        "echo jq=$(echo '{\"a\":[1,2,3]}' | jq -c '.a|length');".into(),
+        "echo file=$(file -b expenses.xlsx | cut -c1-30);".into(),
+        "zip -q bundle.zip expenses.docx && echo unzip=$(unzip -Z1 bundle.zip);".into(),
+        format!("echo curl=$(curl -sS http://127.0.0.2:{page}/);"),
+        "echo overlay > /usr/share/workroom-overlay-test && echo usr=$(cat /usr/share/workroom-overlay-test);".into(),
+    ]
+    .join("\n");
+    let script = json!({"steps": [
+        tool("CreatePdf", json!({"file_path": "report.pdf", "title": "Report", "blocks": [{"paragraph": "Total spent 42.75"}]})),
+        tool("Bash", json!({"command": command, "timeout": 600000})),
+        {"content": [{"type": "text", "text": "done"}]},
+    ]});
+    let model = FakeModel::start(Script::from_json_str(&script.to_string()).unwrap()).unwrap();
+    host.store()
+        .set_setting("base_url", &model.base_url())
+        .unwrap();
+    host.store()
+        .set_setting("network_allow", "127.0.0.2")
+        .unwrap();
+    host.store().set_setting("userland", "full").unwrap();
+    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-never-in-the-guest");
+    let host = Host::open(data.path(), &data.path().join("images"), backend).unwrap();
+
+    let mut session = host.open_session(&record.id).unwrap();
+    session.send("make the expense files");
+    let mut results = Vec::new();
+    loop {
+        let event = until(&mut session, |e| matches!(e, SessionEvent::Frame { .. })).await;
+        let SessionEvent::Frame { frame } = event else {
+            continue;
+        };
+        if frame["type"] == "result" {
+            break;
+        }
+        if frame["type"] == "user" {
+            for block in frame["message"]["content"].as_array().into_iter().flatten() {
+                if block["type"] == "tool_result" {
+                    results.push(block["content"].as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+    }
+    session.close().await;
+    let shell = results.get(1).cloned().unwrap_or_default();
+    eprintln!("{shell}");
+    for expected in [
+        "shell=5",
+        "pdfplumber=Total spent 42.75",
+        "python=ok 3",
+        "pdftotext=Total spent 42.75",
+        "commits=1",
+        "jq=3",
+        "file=Microsoft Excel 2007+",
+        "unzip=expenses.docx",
+        "curl=page-for-curl",
+        "usr=overlay",
+    ] {
+        assert!(
+            shell.contains(expected),
+            "{expected:?} missing from:\n{shell}"
+        );
+    }
+    // What Python wrote is in the folder on the host; what went to /usr is not in the userland.
+    for file in [
+        "expenses.xlsx",
+        "expenses.docx",
+        "expenses.pptx",
+        "bundle.zip",
+    ] {
+        assert!(folder.join(file).is_file(), "{file}");
+    }
+    let xlsx = std::fs::read(folder.join("expenses.xlsx")).unwrap();
+    assert_eq!(&xlsx[..2], b"PK");
+    assert!(!userland
+        .join("root/usr/share/workroom-overlay-test")
+        .exists());
+    let (frames, _) = host.store().frames(&record.id).unwrap();
+    let vm = frames
+        .iter()
+        .find(|f| f.body["type"] == "workroom_vm" && f.body["state"] == "running")
+        .expect("a running frame");
+    assert_eq!(vm.body["userland"], "full", "{}", vm.body);
+}

@@ -43,7 +43,20 @@ pub mod cmdline {
     pub const LOG: &str = "workroom.log";
     /// `workroom.model_port=<port>`: the guest-local TCP port that forwards to [`super::ports::MODEL`].
     pub const MODEL_PORT: &str = "workroom.model_port";
+    /// `workroom.userland=<guest path>`: the full userland is the share mounted there; shell
+    /// commands run in it (under a writable overlay) instead of the initramfs's busybox.
+    pub const USERLAND: &str = "workroom.userland";
 }
+
+/// Where the guest mounts the full userland's share (read-only).
+pub const USERLAND_DIR: &str = "/run/workroom/userland";
+
+/// The root shell commands run in when the full userland is up: the userland under a writable
+/// overlay, with `/proc`, `/dev`, `/tmp` and the sessions' folders bound in at the same paths.
+pub const SHELL_ROOT: &str = "/run/workroom/root";
+
+/// The environment variable that hands [`SHELL_ROOT`] to a session process when it is ready.
+pub const SHELL_ROOT_ENV: &str = "WORKROOM_SHELL_ROOT";
 
 /// Default guest-local TCP port for the model proxy.
 pub const GUEST_MODEL_PORT: u16 = 8126;
@@ -81,6 +94,12 @@ pub struct Hello {
     pub mem_available_kb: u64,
     /// Milliseconds from kernel start to this frame (guest uptime).
     pub uptime_ms: u64,
+    /// Where shell commands run when the full userland was asked for and is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell_root: Option<String>,
+    /// Why the full userland that was asked for is not up (shell commands then use busybox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userland_error: Option<String>,
     /// Unmodelled fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -498,7 +498,16 @@ pub fn install(out_dir: &Path, dir: &Path, files: &[(&str, &[u8])]) -> Result<()
             .and_then(|f| f.sync_all())
             .io_context(|| format!("cannot sync {}", path.display()))?;
     }
-    let staged = staging.keep();
+    replace_dir(out_dir, &staging.keep(), dir)
+}
+
+/// Moves the finished directory `staged` (in `out_dir`) to `dir`, replacing what was there: the
+/// old one is moved aside first and deleted last, so `dir` is always whole or absent.
+pub fn replace_dir(out_dir: &Path, staged: &Path, dir: &Path) -> Result<()> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into());
     let old = if dir.exists() {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -506,24 +515,24 @@ pub fn install(out_dir: &Path, dir: &Path, files: &[(&str, &[u8])]) -> Result<()
             .unwrap_or(0);
         let old = out_dir.join(format!(".{name}.old-{}-{nanos}", std::process::id()));
         std::fs::rename(dir, &old)
-            .io_context(|| format!("cannot move the previous image {} aside", dir.display()))?;
+            .io_context(|| format!("cannot move the previous {} aside", dir.display()))?;
         Some(old)
     } else {
         None
     };
-    if let Err(e) = std::fs::rename(&staged, dir) {
+    if let Err(e) = std::fs::rename(staged, dir) {
         if let Some(old) = &old {
             let _ = std::fs::rename(old, dir);
         }
-        let _ = std::fs::remove_dir_all(&staged);
+        let _ = std::fs::remove_dir_all(staged);
         return Err(Error::Io {
-            context: format!("cannot move the new image into {}", dir.display()),
+            context: format!("cannot move the new build into {}", dir.display()),
             source: e,
         });
     }
     if let Some(old) = old {
         std::fs::remove_dir_all(&old)
-            .io_context(|| format!("cannot remove the previous image {}", old.display()))?;
+            .io_context(|| format!("cannot remove the previous {}", old.display()))?;
     }
     Ok(())
 }

@@ -165,11 +165,9 @@ pub struct DataEntry<'a> {
     pub reader: &'a mut dyn Read,
 }
 
-/// Streams every regular file of the `.deb`'s `data.tar.*` through `visit`, in archive order.
-pub fn for_each_data_file(
-    deb: &Path,
-    mut visit: impl FnMut(DataEntry<'_>) -> Result<Visit>,
-) -> Result<()> {
+/// A decompressed stream of the `.deb`'s first member whose name starts with `prefix`
+/// (`data.tar`, `control.tar`), and that member's name.
+fn open_member(deb: &Path, prefix: &str) -> Result<(Box<dyn Read>, String)> {
     let bad = |message: String| Error::Deb {
         path: deb.display().to_string(),
         message,
@@ -180,30 +178,77 @@ pub fn for_each_data_file(
         Some(m) if m.name == "debian-binary" => {}
         _ => return Err(bad("first member is not debian-binary".into())),
     }
-    let data = members
+    let member = members
         .iter()
-        .find(|m| m.name.starts_with("data.tar"))
-        .ok_or_else(|| bad("no data.tar member".into()))?;
-    let compression = Compression::from_name(&data.name)
-        .ok_or_else(|| bad(format!("unsupported member {}", data.name)))?;
-    file.seek(SeekFrom::Start(data.offset))
+        .find(|m| m.name.starts_with(prefix))
+        .ok_or_else(|| bad(format!("no {prefix} member")))?;
+    let compression = Compression::from_name(&member.name)
+        .ok_or_else(|| bad(format!("unsupported member {}", member.name)))?;
+    file.seek(SeekFrom::Start(member.offset))
         .io_context(|| format!("cannot seek in {}", deb.display()))?;
-    let raw = BufReader::with_capacity(1 << 20, file.take(data.size));
-    let tar_stream = compression
+    let raw = BufReader::with_capacity(1 << 20, file.take(member.size));
+    let stream = compression
         .reader(raw)
-        .map_err(|e| bad(format!("{}: {e}", data.name)))?;
-    let mut archive = tar::Archive::new(tar_stream);
+        .map_err(|e| bad(format!("{}: {e}", member.name)))?;
+    Ok((stream, member.name.clone()))
+}
+
+/// The `.deb`'s `data.tar.*` as a tar archive, and the member's name (for messages).
+pub fn data_tar(deb: &Path) -> Result<(tar::Archive<Box<dyn Read>>, String)> {
+    let (stream, name) = open_member(deb, "data.tar")?;
+    Ok((tar::Archive::new(stream), name))
+}
+
+/// A control file (`postinst`, `control`) of the `.deb`, if it has one, as text (lossy).
+pub fn control_file(deb: &Path, file_name: &str) -> Result<Option<String>> {
+    let bad = |message: String| Error::Deb {
+        path: deb.display().to_string(),
+        message,
+    };
+    let (stream, member) = open_member(deb, "control.tar")?;
+    let mut archive = tar::Archive::new(stream);
     let entries = archive
         .entries()
-        .map_err(|e| bad(format!("{}: {e}", data.name)))?;
+        .map_err(|e| bad(format!("{member}: {e}")))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| bad(format!("{}: {e}", data.name)))?;
+        let mut entry = entry.map_err(|e| bad(format!("{member}: {e}")))?;
+        let path = entry
+            .path()
+            .map_err(|e| bad(format!("{member}: bad path: {e}")))?
+            .to_string_lossy()
+            .into_owned();
+        if path.trim_start_matches("./") == file_name {
+            let mut data = Vec::new();
+            entry
+                .read_to_end(&mut data)
+                .map_err(|e| bad(format!("{member}: {e}")))?;
+            return Ok(Some(String::from_utf8_lossy(&data).into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Streams every regular file of the `.deb`'s `data.tar.*` through `visit`, in archive order.
+pub fn for_each_data_file(
+    deb: &Path,
+    mut visit: impl FnMut(DataEntry<'_>) -> Result<Visit>,
+) -> Result<()> {
+    let bad = |message: String| Error::Deb {
+        path: deb.display().to_string(),
+        message,
+    };
+    let (mut archive, member) = data_tar(deb)?;
+    let entries = archive
+        .entries()
+        .map_err(|e| bad(format!("{member}: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| bad(format!("{member}: {e}")))?;
         if entry.header().entry_type() != tar::EntryType::Regular {
             continue;
         }
         let raw_path = entry
             .path()
-            .map_err(|e| bad(format!("{}: bad path: {e}", data.name)))?
+            .map_err(|e| bad(format!("{member}: bad path: {e}")))?
             .to_string_lossy()
             .into_owned();
         let path = raw_path.trim_start_matches("./").trim_start_matches('/');
@@ -278,6 +323,44 @@ pub(crate) mod test_support {
             ("debian-binary", b"2.0\n"),
             ("control.tar.xz", b"not used"),
             ("data.tar.xz", &xz),
+        ])
+    }
+
+    /// A `.deb` (uncompressed tars) with files, symbolic links `(path, target)`, hard links
+    /// `(path, target)` and a `postinst`.
+    pub fn deb_with_links(
+        files: &[(&str, u32, &[u8])],
+        symlinks: &[(&str, &str)],
+        hard_links: &[(&str, &str)],
+        postinst: &str,
+    ) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, mode, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(*mode);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_cksum();
+            b.append_data(&mut h, path, *data).unwrap();
+        }
+        for (kind, links) in [
+            (tar::EntryType::Symlink, symlinks),
+            (tar::EntryType::Link, hard_links),
+        ] {
+            for (path, target) in links {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(0);
+                h.set_mode(0o777);
+                h.set_entry_type(kind);
+                b.append_link(&mut h, path, target).unwrap();
+            }
+        }
+        let data = b.into_inner().unwrap();
+        let control = tar(&[("./postinst", 0o755, postinst.as_bytes())]);
+        ar(&[
+            ("debian-binary", b"2.0\n"),
+            ("control.tar", &control),
+            ("data.tar", &data),
         ])
     }
 }

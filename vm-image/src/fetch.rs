@@ -102,10 +102,7 @@ impl Fetcher {
             path,
             replaced: None,
         };
-        if let Some(path) = self.cached(pin.sha256, &url)? {
-            return Ok(pinned(path));
-        }
-        match self.download(&url, pin.sha256, Some(pin.size)) {
+        match self.download_cached(&url, pin.sha256, Some(pin.size)) {
             Ok(path) => Ok(pinned(path)),
             Err(Error::HttpStatus { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => {
                 eprintln!("warning: {url} is gone (404); looking for the current {} in the Debian archive index", pin.fallback);
@@ -115,10 +112,8 @@ impl Fetcher {
                     "warning: using {} {} instead of pinned {} {} ({new_url}); update src/pins.rs",
                     entry.entry.package, entry.entry.version, pin.package, pin.version
                 );
-                let path = match self.cached(&entry.entry.sha256, &new_url)? {
-                    Some(p) => p,
-                    None => self.download(&new_url, &entry.entry.sha256, Some(entry.entry.size))?,
-                };
+                let path =
+                    self.download_cached(&new_url, &entry.entry.sha256, Some(entry.entry.size))?;
                 Ok(FetchedDeb {
                     package: entry.entry.package,
                     version: entry.entry.version,
@@ -189,7 +184,7 @@ impl Fetcher {
     }
 
     /// A suite's `Packages` text for an architecture, verified against its `Release`.
-    fn suite_packages(&self, suite: &Suite, debian_arch: &str) -> Result<String> {
+    pub fn suite_packages(&self, suite: &Suite, debian_arch: &str) -> Result<String> {
         let release_url = suite.release_url();
         let release = self.get_text(&release_url)?;
         let rel_path = suite.packages_rel_path(debian_arch);
@@ -245,6 +240,14 @@ impl Fetcher {
         );
         std::fs::remove_file(&path).io_context(|| format!("cannot remove {}", path.display()))?;
         Ok(None)
+    }
+
+    /// The cached file for `sha256`, downloading `url` first when it is not there (or corrupt).
+    pub fn download_cached(&self, url: &str, sha256: &str, size: Option<u64>) -> Result<PathBuf> {
+        match self.cached(sha256, url)? {
+            Some(path) => Ok(path),
+            None => self.download(url, sha256, size),
+        }
     }
 
     /// Downloads `url` into the cache, checking size (when known) and SHA-256 before the file

@@ -16,6 +16,12 @@ pub struct IndexEntry {
     pub size: u64,
     /// `SHA256:`
     pub sha256: String,
+    /// `Pre-Depends:` and `Depends:`, joined with `, ` (empty when there are none).
+    pub depends: String,
+    /// `Provides:` (empty when there are none).
+    pub provides: String,
+    /// `Installed-Size:` in KiB (0 when absent).
+    pub installed_kib: u64,
 }
 
 /// Parses a `Packages` file, keeping only stanzas whose package name passes `keep` and that have
@@ -28,6 +34,9 @@ pub fn parse_packages(text: &str, keep: impl Fn(&str) -> bool) -> Vec<IndexEntry
         let mut filename = None;
         let mut size = None;
         let mut sha256 = None;
+        let mut depends: Vec<&str> = Vec::new();
+        let mut provides = "";
+        let mut installed_kib = 0;
         for line in stanza.lines() {
             if line.starts_with([' ', '\t']) {
                 continue;
@@ -42,6 +51,9 @@ pub fn parse_packages(text: &str, keep: impl Fn(&str) -> bool) -> Vec<IndexEntry
                 "Filename" => filename = Some(value),
                 "Size" => size = value.parse::<u64>().ok(),
                 "SHA256" => sha256 = Some(value),
+                "Pre-Depends" | "Depends" if !value.is_empty() => depends.push(value),
+                "Provides" => provides = value,
+                "Installed-Size" => installed_kib = value.parse().unwrap_or(0),
                 _ => {}
             }
         }
@@ -55,6 +67,9 @@ pub fn parse_packages(text: &str, keep: impl Fn(&str) -> bool) -> Vec<IndexEntry
                     filename: f.to_string(),
                     size: s,
                     sha256: h.to_ascii_lowercase(),
+                    depends: depends.join(", "),
+                    provides: provides.to_string(),
+                    installed_kib,
                 });
             }
         }

@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod modules;
 pub mod pins;
 pub mod progress;
+pub mod userland;
 
 use std::path::PathBuf;
 
@@ -181,6 +182,9 @@ pub enum Error {
     /// The initramfs is over budget or malformed.
     #[error("initramfs: {0}")]
     Initramfs(String),
+    /// The full userland could not be resolved or assembled.
+    #[error("full userland: {0}")]
+    Userland(String),
     /// No directory to put things in.
     #[error("cannot find a home directory for {what}; set {env_var}")]
     NoHome {

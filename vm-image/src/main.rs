@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use workroom_image::build::{self, BuildOptions};
 use workroom_image::fetch::Fetcher;
-use workroom_image::{agent, default_cache_dir, default_out_dir, pins, process_env, Arch};
+use workroom_image::{
+    agent, default_cache_dir, default_out_dir, pins, process_env, userland, Arch,
+};
 
 const USAGE: &str = "\
 Builds the Workroom guest image (kernel, initramfs, manifest).
@@ -13,6 +15,8 @@ Builds the Workroom guest image (kernel, initramfs, manifest).
 Usage:
   workroom-image build --arch <x86_64|aarch64> [--out DIR] [--agent-bin PATH]
                        [--agent-version V] [--workspace DIR]
+  workroom-image userland --arch <x86_64|aarch64> [--out DIR]
+  workroom-image userland-lock [FILE]
   workroom-image pins
   workroom-image help
 
@@ -26,6 +30,10 @@ Options:
   --workspace DIR      cross-build workroom-agent from this Cargo workspace
                        (default: the one this builder was compiled in)
 
+`userland` builds the full guest userland (Debian packages and Python wheels named by the lock
+file, verified by SHA-256) into DIR/userland-<arch>/.
+`userland-lock` resolves the userland's packages afresh from the Debian and PyPI indices and
+writes the lock file (default: vm-image/userland.lock.json in the source tree).
 `pins` checks every pinned package against the Debian archive (still there? newer one?).
 
 Downloads are cached in $WORKROOM_CACHE/downloads (else $XDG_CACHE_HOME/workroom/downloads,
@@ -43,16 +51,22 @@ struct Args {
 
 enum Command {
     Build(Args),
+    Userland(Args),
+    UserlandLock(Option<PathBuf>),
     Pins,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Command>> {
-    match args.next().as_deref() {
-        Some("build") => {}
+    let userland = match args.next().as_deref() {
+        Some("build") => false,
+        Some("userland") => true,
+        Some("userland-lock") => {
+            return Ok(Some(Command::UserlandLock(args.next().map(PathBuf::from))))
+        }
         Some("pins") => return Ok(Some(Command::Pins)),
         Some("help" | "--help" | "-h") | None => return Ok(None),
         Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
-    }
+    };
     let mut arch = None;
     let mut out = None;
     let mut agent_bin = None;
@@ -82,13 +96,18 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Command>> {
     let Some(arch) = arch else {
         bail!("--arch is required (x86_64 or aarch64)\n\n{USAGE}");
     };
-    Ok(Some(Command::Build(Args {
+    let args = Args {
         arch,
         out,
         agent_bin,
         agent_version,
         workspace,
-    })))
+    };
+    Ok(Some(if userland {
+        Command::Userland(args)
+    } else {
+        Command::Build(args)
+    }))
 }
 
 /// Reports, for every pinned package, whether its URL still answers and what the archive's
@@ -138,6 +157,52 @@ fn check_pins() -> Result<()> {
     Ok(())
 }
 
+/// Builds the full userland for `args.arch`.
+fn build_userland(args: Args) -> Result<()> {
+    let options = userland::UserlandOptions {
+        arch: args.arch,
+        out_dir: match args.out {
+            Some(dir) => dir,
+            None => default_out_dir(process_env)?,
+        },
+        cache_dir: default_cache_dir(process_env)?,
+        progress: Default::default(),
+    };
+    let (dir, manifest) = userland::build(&options)
+        .with_context(|| format!("building the {} userland failed", options.arch))?;
+    eprintln!(
+        "{} packages and {} wheels, {} entries, {} (tree sha256 {})",
+        manifest.packages,
+        manifest.wheels,
+        manifest.entries,
+        workroom_image::fetch::human_size(manifest.size_bytes),
+        manifest.tree_sha256
+    );
+    println!("{}", dir.display());
+    Ok(())
+}
+
+/// Resolves the userland afresh and writes the lock file.
+fn write_userland_lock(file: Option<PathBuf>) -> Result<()> {
+    let file = file.unwrap_or_else(|| agent::workspace_root().join("vm-image/userland.lock.json"));
+    let fetcher = Fetcher::new(default_cache_dir(process_env)?)?;
+    let lock = userland::lock::generate(&fetcher).context("resolving the userland failed")?;
+    std::fs::write(&file, lock.to_json())
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    for (arch, entries) in &lock.arches {
+        let bytes: u64 = entries.debs.iter().map(|d| d.size).sum::<u64>()
+            + entries.wheels.iter().map(|w| w.size).sum::<u64>();
+        eprintln!(
+            "{arch}: {} packages, {} wheels, {} to download",
+            entries.debs.len(),
+            entries.wheels.len(),
+            workroom_image::fetch::human_size(bytes)
+        );
+    }
+    println!("{}", file.display());
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args = match parse(std::env::args().skip(1))? {
         None => {
@@ -145,6 +210,8 @@ fn main() -> Result<()> {
             return Ok(());
         }
         Some(Command::Pins) => return check_pins(),
+        Some(Command::UserlandLock(file)) => return write_userland_lock(file),
+        Some(Command::Userland(args)) => return build_userland(args),
         Some(Command::Build(args)) => args,
     };
     let out_dir = match args.out {

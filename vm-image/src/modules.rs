@@ -307,6 +307,7 @@ kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko: kernel/net/vmw_vsock/vmw_vso
 kernel/drivers/char/hw_random/virtio-rng.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
 kernel/drivers/char/virtio_console.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
 kernel/drivers/virtio/virtio_balloon.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/fs/overlayfs/overlay.ko:
 ";
 
     fn position(order: &[String], name: &str) -> usize {
@@ -316,7 +317,7 @@ kernel/drivers/virtio/virtio_balloon.ko: kernel/drivers/virtio/virtio.ko kernel/
     #[test]
     fn resolves_dependencies_first() {
         let g = DepGraph::from_modules_dep(DEP).unwrap();
-        assert_eq!(g.len(), 14);
+        assert_eq!(g.len(), 15);
         let r = resolve(
             &g,
             &BTreeSet::new(),
@@ -369,6 +370,7 @@ kernel/drivers/virtio/virtio_balloon.ko: kernel/drivers/virtio/virtio.ko kernel/
                 "vsock",
                 "vmw_vsock_virtio_transport_common",
                 "vmw_vsock_virtio_transport",
+                "overlay",
                 "virtio_console",
                 "virtio_rng",
                 "virtio_balloon"

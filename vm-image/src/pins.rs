@@ -193,6 +193,8 @@ pub const WANTED_MODULES: &[&str] = &[
     "vsock",
     "vmw_vsock_virtio_transport_common",
     "vmw_vsock_virtio_transport",
+    // The full userland's writable layer over its read-only share.
+    "overlay",
     // For Apple's Virtualization framework (the macOS backend): its only console for Linux guests is
     // the virtio console (`hvc0`), and it gets an entropy device and a memory balloon. Modules in
     // Debian's kernels; under QEMU they load and find no device.

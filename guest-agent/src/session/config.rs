@@ -176,6 +176,15 @@ search. You can reach only the shared folders. Work carefully: read before you e
 edits, never delete or overwrite a person's work unless asked, and say plainly what you changed. Use \
 TodoWrite to plan multi-step work. Keep answers short and concrete.";
 
+/// What the shell offers with the full userland.
+const FULL_SHELL: &str = "Debian 12 with bash, coreutils, git, curl, jq, file, zip/unzip, \
+poppler-utils (pdftotext, pdftoppm), python3 with pip, openpyxl, python-docx, python-pptx, pypdf, \
+pdfplumber, Pillow and lxml. Changes outside the shared folders last until the VM stops.";
+
+/// What the shell offers in the minimal image.
+const MINIMAL_SHELL: &str = "busybox (sh, coreutils-like applets, sed, awk, grep, tar, unzip); \
+no Python or git. Use the document tools for spreadsheets, documents, slides and PDFs.";
+
 /// The SDK's own minimal prompt, used when the client passes `--system-prompt ""`.
 const SDK_PROMPT: &str = "You are a Claude agent, built on Anthropic's Claude Agent SDK.";
 
@@ -186,8 +195,13 @@ fn build_system_prompt(prompt: Option<String>, append: Option<&str>, roots: &[Pa
         Some(p) => p,
     };
     let folders: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+    let shell = if std::env::var_os(workroom_protocol::vm::SHELL_ROOT_ENV).is_some() {
+        FULL_SHELL
+    } else {
+        MINIMAL_SHELL
+    };
     text.push_str(&format!(
-        "\n\n<env>\nWorking directory: {}\nShared folders: {}\nPlatform: {}\n</env>",
+        "\n\n<env>\nWorking directory: {}\nShared folders: {}\nPlatform: {}\nShell: {shell}\n</env>",
         folders.first().cloned().unwrap_or_default(),
         folders.join(", "),
         std::env::consts::OS

@@ -113,10 +113,34 @@ struct BashArgs {
     dangerously_disable_sandbox: Option<bool>,
 }
 
+/// Makes `cmd` run inside `root` (a `chroot` in the child, before `exec`), in `cwd`: the folders
+/// are bound into the root at the same paths, so the working directory means the same there.
+fn enter_root(cmd: &mut Command, root: &Path, cwd: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(root), Ok(cwd)) = (
+        std::ffi::CString::new(root.as_os_str().as_bytes()),
+        std::ffi::CString::new(cwd.as_os_str().as_bytes()),
+    ) else {
+        return;
+    };
+    // SAFETY: between fork and exec the closure only calls chroot(2) and chdir(2), which are
+    // async-signal-safe, on strings allocated before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::chroot(root.as_ptr()) != 0 || libc::chdir(cwd.as_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// The session's shell state: working directory and background shells.
 #[derive(Debug)]
 pub struct Shell {
     program: PathBuf,
+    /// The full userland's root (see `vm::userland`): commands run `chroot`ed there.
+    root: Option<PathBuf>,
     cwd: Mutex<Option<PathBuf>>,
     background: Mutex<HashMap<String, Background>>,
     next_id: AtomicU32,
@@ -130,14 +154,23 @@ impl Default for Shell {
 
 impl Shell {
     /// A shell using `bash` when the system has it, else `/bin/sh` (busybox in the minimal guest).
+    /// With the full userland up (its root handed over in `WORKROOM_SHELL_ROOT`), commands run
+    /// in that root with its bash.
     pub fn new() -> Self {
-        let program = ["/bin/bash", "/usr/bin/bash"]
-            .iter()
+        let root = std::env::var_os(workroom_protocol::vm::SHELL_ROOT_ENV)
             .map(PathBuf::from)
-            .find(|p| p.exists())
-            .unwrap_or_else(|| PathBuf::from("/bin/sh"));
+            .filter(|root| root.join("usr/bin/bash").exists());
+        let program = match &root {
+            Some(_) => PathBuf::from("/usr/bin/bash"),
+            None => ["/bin/bash", "/usr/bin/bash"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.exists())
+                .unwrap_or_else(|| PathBuf::from("/bin/sh")),
+        };
         Self {
             program,
+            root,
             cwd: Mutex::new(None),
             background: Mutex::new(HashMap::new()),
             next_id: AtomicU32::new(1),
@@ -169,6 +202,9 @@ impl Shell {
             .kill_on_drop(true);
         for var in SECRET_VARS {
             cmd.env_remove(var);
+        }
+        if let Some(root) = &self.root {
+            enter_root(&mut cmd, root, cwd);
         }
         cmd
     }

@@ -11,6 +11,8 @@ pub struct BootSettings {
     pub log: Option<String>,
     /// Guest-local port of the model proxy.
     pub model_port: u16,
+    /// Where the full userland's share is mounted, when the host asked for it.
+    pub userland: Option<String>,
 }
 
 impl BootSettings {
@@ -20,6 +22,7 @@ impl BootSettings {
             shares: Vec::new(),
             log: None,
             model_port: GUEST_MODEL_PORT,
+            userland: None,
         };
         for word in line.split_whitespace() {
             let Some((key, value)) = word.split_once('=') else {
@@ -38,6 +41,10 @@ impl BootSettings {
                     }
                 }
                 k if k == cmdline::LOG => settings.log = Some(value.to_string()),
+                k if k == cmdline::USERLAND => match decode_cmdline_value(value) {
+                    Some(path) if path.starts_with('/') => settings.userland = Some(path),
+                    _ => eprintln!("workroom: ignoring malformed {word}"),
+                },
                 k if k == cmdline::MODEL_PORT => {
                     if let Ok(port) = value.parse() {
                         settings.model_port = port;
@@ -57,7 +64,7 @@ mod tests {
     #[test]
     fn reads_shares_log_and_port() {
         let s = BootSettings::parse(
-            "console=ttyS0 quiet workroom.share=s0:/sessions/a/mnt/Taxes%202026 workroom.share=bad workroom.log=debug workroom.model_port=9000",
+            "console=ttyS0 quiet workroom.share=s0:/sessions/a/mnt/Taxes%202026 workroom.share=bad workroom.log=debug workroom.model_port=9000 workroom.userland=/run/workroom/userland",
         );
         assert_eq!(
             s.shares,
@@ -68,6 +75,7 @@ mod tests {
         );
         assert_eq!(s.log.as_deref(), Some("debug"));
         assert_eq!(s.model_port, 9000);
+        assert_eq!(s.userland.as_deref(), Some("/run/workroom/userland"));
         // A directory of a device that holds several shares (Apple's Virtualization framework).
         let s =
             BootSettings::parse("console=hvc0 workroom.share=workroom/f0:/sessions/a/mnt/Taxes");

@@ -14,6 +14,7 @@ mod sessions;
 pub mod shares;
 mod supervisor;
 pub mod system;
+mod userland;
 pub mod vsock;
 
 use std::path::Path;

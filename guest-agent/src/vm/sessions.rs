@@ -57,6 +57,9 @@ impl Sessions {
             .stdin(Stdio::from(stdin))
             .stdout(Stdio::from(stdout))
             .stderr(Stdio::inherit());
+        if let Some(root) = super::userland::shell_root() {
+            command.env(workroom_protocol::vm::SHELL_ROOT_ENV, root);
+        }
         for (key, value) in &request.env {
             if let Some(value) = value.as_str() {
                 command.env(key, value);

@@ -45,6 +45,8 @@ pub async fn serve(settings: BootSettings) -> io::Result<()> {
             }
         }
     }
+    // A handful of mount calls, like the shares above: quick enough for this thread.
+    let userland = settings.userland.as_deref().map(super::userland::prepare);
     let stream = VsockStream::connect(HOST_CID, ports::SUPERVISOR, DIAL_ATTEMPTS).await?;
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (mem_total_kb, mem_available_kb) = system::memory_kb();
@@ -56,6 +58,8 @@ pub async fn serve(settings: BootSettings) -> io::Result<()> {
         mem_total_kb,
         mem_available_kb,
         uptime_ms: system::uptime_ms(),
+        shell_root: userland.clone().and_then(Result::ok),
+        userland_error: userland.and_then(Result::err),
         extra: Map::new(),
     });
     send(&mut writer, &hello).await?;

@@ -44,7 +44,7 @@ pub fn mount(
 /// The filesystems every program expects.
 pub fn mount_basics() {
     let nosuid = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    let mounts: [(&str, &str, &str, libc::c_ulong, Option<&str>); 7] = [
+    let mounts: [(&str, &str, &str, libc::c_ulong, Option<&str>); 8] = [
         ("proc", "/proc", "proc", nosuid, None),
         ("sysfs", "/sys", "sysfs", nosuid, None),
         (
@@ -82,11 +82,23 @@ pub fn mount_basics() {
             libc::MS_NOSUID | libc::MS_NODEV,
             Some("mode=0755"),
         ),
+        // The sessions' folders are mounted under here. A mount of its own, made shared below, so
+        // folders mounted later also appear in the full userland's bind of it.
+        (
+            "tmpfs",
+            "/sessions",
+            "tmpfs",
+            libc::MS_NOSUID | libc::MS_NODEV,
+            Some("mode=0755"),
+        ),
     ];
     for (source, target, fstype, flags, data) in mounts {
         if let Err(e) = mount(source, target, fstype, flags, data) {
             tracing::warn!(target, error = %e, "mount failed");
         }
+    }
+    if let Err(e) = mount("none", "/sessions", "", libc::MS_SHARED, None) {
+        tracing::warn!(error = %e, "cannot make /sessions a shared mount");
     }
 }
 

@@ -346,6 +346,15 @@ impl Runtime {
         config.cpus = host.settings.vm_cpus;
         config.shares = self.folders.shares(&agent_state);
         config.cmdline_extra = self.folders.cmdline();
+        if host.settings.full_userland {
+            let image::UserlandState::Ready { root, .. } = image::userland(&host.images, arch)
+            else {
+                return Err(image::USERLAND_MISSING.into());
+            };
+            let (share, words) = crate::folders::userland_share(root);
+            config.shares.push(share);
+            config.cmdline_extra.extend(words);
+        }
         config.boot_timeout = Duration::from_secs(u64::from(host.settings.boot_timeout_secs));
         let proxy = ModelProxy::new(host.settings.upstream())
             .map_err(|e| format!("cannot set up the model proxy: {e}"))?;
@@ -387,6 +396,20 @@ impl Runtime {
             .map_err(|e| e.to_string())?;
         let status = machine.vm().status();
         let accel = format!("{:?}", machine.vm().accel()).to_lowercase();
+        let hello = machine.hello();
+        let userland = if hello.shell_root.is_some() {
+            "full"
+        } else {
+            "minimal"
+        };
+        let userland_error = hello.userland_error.clone();
+        if let Some(error) = &userland_error {
+            tracing::warn!(%error, "the full userland did not come up; shell commands use busybox");
+        }
+        let mut frame = json!({"type": "workroom_vm", "state": "running", "accel": accel, "boot_ms": boot_ms, "userland": userland});
+        if let Some(error) = userland_error {
+            frame["userland_error"] = Value::String(error);
+        }
         let mut agent = AgentConnection::new(stream.stream, stream.leftover);
         // Before a tool that may change files runs, the agent asks the host (the hook), which takes
         // the turn's checkpoint first: undo then covers shell commands too.
@@ -409,8 +432,6 @@ impl Runtime {
             status,
             _lease: lease,
         });
-        let frame =
-            json!({"type": "workroom_vm", "state": "running", "accel": accel, "boot_ms": boot_ms});
         self.record(Direction::Host, &frame);
         self.emit(SessionEvent::Vm(VmState::Running { accel, boot_ms }));
         Ok(())

@@ -36,6 +36,22 @@ pub fn built_image_dir() -> PathBuf {
     dir
 }
 
+/// The built x86_64 full userland, beside the image (`images/userland-x86_64`; CI builds it with
+/// `cargo run -p workroom-image -- userland --arch x86_64`).
+pub fn built_userland_dir() -> PathBuf {
+    let image = built_image_dir();
+    let dir = image
+        .parent()
+        .map(|p| p.join("userland-x86_64"))
+        .unwrap_or_default();
+    assert!(
+        dir.join("root/usr/bin/bash").exists() && dir.join("manifest.json").is_file(),
+        "the full userland is missing in {}: build it with `cargo run -p workroom-image -- userland --arch x86_64`",
+        dir.display()
+    );
+    dir
+}
+
 /// The agent binary (built on demand).
 pub fn agent_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")

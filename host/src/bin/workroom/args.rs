@@ -174,6 +174,13 @@ pub enum ImageAction {
         #[arg(long, value_enum)]
         arch: Option<ImageArch>,
     },
+    /// Prepare the full userland (Debian tools and Python document libraries, about 90 MB to
+    /// download) for `workroom config set userland full`.
+    Userland {
+        /// Guest architecture (default: this machine's).
+        #[arg(long, value_enum)]
+        arch: Option<ImageArch>,
+    },
 }
 
 /// Guest architectures.

@@ -57,6 +57,10 @@ const KEYS: &[(&str, &str)] = &[
         keys::MCP_CONFIG,
         "MCP servers the host runs for the agent: a .mcp.json file (default: <data>/mcp.json)",
     ),
+    (
+        keys::USERLAND,
+        "minimal (busybox) or full (Debian: bash, git, curl, Python with document libraries; prepare it with `workroom image userland`)",
+    ),
 ];
 
 fn known(key: &str) -> anyhow::Result<()> {
@@ -92,6 +96,11 @@ fn validate(key: &str, value: &str) -> anyhow::Result<()> {
         keys::CHECKPOINT_MAX_MB => {
             if value.parse::<u32>().is_err() {
                 bail!("{key} must be a whole number of MiB, 0 for no cap (got {value:?})");
+            }
+        }
+        keys::USERLAND => {
+            if !matches!(value, "minimal" | "full") {
+                bail!("{key} must be minimal or full (got {value:?})");
             }
         }
         keys::CHECKPOINT_SKIP_GIT => {
@@ -185,6 +194,7 @@ fn effective(s: &Settings, key: &str) -> String {
         keys::NETWORK_ALLOW => s.network_allow.join(","),
         keys::NETWORK_DENY => s.network_deny.join(","),
         keys::MCP_CONFIG => s.mcp_config.clone().unwrap_or_default(),
+        keys::USERLAND => if s.full_userland { "full" } else { "minimal" }.to_string(),
         _ => String::new(),
     }
 }

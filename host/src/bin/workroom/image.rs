@@ -11,15 +11,46 @@ use crate::args::ImageArch;
 use crate::setup::App;
 use crate::term::{dim, green};
 
-pub fn build(app: &App, arch: Option<ImageArch>) -> anyhow::Result<ExitCode> {
-    let arch = match arch {
+/// The architecture asked for, else this machine's.
+fn image_arch(arch: Option<ImageArch>) -> workroom_image::Arch {
+    match arch {
         Some(ImageArch::X86_64) => workroom_image::Arch::X86_64,
         Some(ImageArch::Aarch64) => workroom_image::Arch::Aarch64,
         None => match workroom_host::vm::Arch::default() {
             workroom_host::vm::Arch::X86_64 => workroom_image::Arch::X86_64,
             workroom_host::vm::Arch::Aarch64 => workroom_image::Arch::Aarch64,
         },
+    }
+}
+
+/// `workroom image userland`: the full userland, next to the image.
+pub fn userland(app: &App, arch: Option<ImageArch>) -> anyhow::Result<ExitCode> {
+    let arch = image_arch(arch);
+    let options = workroom_image::userland::UserlandOptions {
+        arch,
+        out_dir: app.images.clone(),
+        cache_dir: default_cache_dir(process_env)?,
+        progress: Default::default(),
     };
+    println!(
+        "Preparing the full {arch} userland in {} (downloads are cached in {}).",
+        workroom_image::userland::userland_dir(&app.images, arch).display(),
+        options.cache_dir.display()
+    );
+    let (dir, manifest) = workroom_image::userland::build(&options)
+        .with_context(|| format!("preparing the {arch} userland failed"))?;
+    println!(
+        "{} the full userland is ready in {} ({} packages, {}); use it with: workroom config set userland full",
+        green().apply_to("✓"),
+        dir.display(),
+        manifest.packages,
+        workroom_image::fetch::human_size(manifest.size_bytes)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn build(app: &App, arch: Option<ImageArch>) -> anyhow::Result<ExitCode> {
+    let arch = image_arch(arch);
     let options = BuildOptions {
         arch,
         out_dir: app.images.clone(),
