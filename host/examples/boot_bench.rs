@@ -3,8 +3,13 @@
 //! ```sh
 //! cargo run --release -p workroom-host --example boot_bench -- \
 //!     [--quick] [--runs N] [--fs-runs N] [--pings N] [--controls N] [--image DIR] \
-//!     [--accel auto|kvm|tcg]
+//!     [--accel auto|kvm|tcg] [--full]
 //! ```
+//!
+//! `--full` boots with the full userland (`<images>/userland-x86_64`, from
+//! `cargo run -p workroom-image -- userland --arch x86_64`) shared and overlaid as a session with
+//! `userland = full` does, and the shell commands run in it: compare its boot times with a run
+//! without it.
 //!
 //! Each run boots one VM through [`Machine::boot`] (a shared folder, the agent-state share and the
 //! model proxy, as a real session does) and measures:
@@ -62,6 +67,7 @@ struct Args {
     controls: usize,
     image: PathBuf,
     accel: AccelPreference,
+    full: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -87,6 +93,7 @@ fn parse_args() -> Result<Args> {
         controls,
         image: default_image,
         accel: AccelPreference::Auto,
+        full: false,
     };
     let mut it = raw.into_iter();
     while let Some(arg) = it.next() {
@@ -98,6 +105,7 @@ fn parse_args() -> Result<Args> {
         };
         match arg.as_str() {
             "--quick" => {}
+            "--full" => args.full = true,
             "--runs" => args.runs = count("--runs")?,
             "--fs-runs" => args.fs_runs = count("--fs-runs")?,
             "--pings" => args.pings = count("--pings")?,
@@ -305,6 +313,22 @@ fn vm_config(bench: &Bench, dir: &Path, folders: &FolderMap) -> Result<VmConfig>
     );
     config.shares = folders.shares(&agent_state);
     config.cmdline_extra = folders.cmdline();
+    if bench.args.full {
+        let root = bench
+            .args
+            .image
+            .parent()
+            .context("the image directory has no parent")?
+            .join("userland-x86_64/root");
+        ensure!(
+            root.join("usr/bin/bash").exists(),
+            "no full userland at {}; build it with `cargo run -p workroom-image -- userland --arch x86_64`",
+            root.display()
+        );
+        let (share, words) = workroom_host::folders::userland_share(root);
+        config.shares.push(share);
+        config.cmdline_extra.extend(words);
+    }
     // TCG boots take seconds, and neighbouring VMs on a busy host can stretch them.
     config.boot_timeout = Duration::from_secs(60);
     Ok(config)
@@ -696,10 +720,15 @@ fn print_run(index: usize, run: &Run) {
 
 fn print_report(bench: &Bench, runs: &[Run], host_mibps: &[f64]) {
     println!(
-        "\n{} runs ({}); round trips pooled over all runs; reads with a warm page cache; \
+        "\n{} runs ({}{}); round trips pooled over all runs; reads with a warm page cache; \
          host load average at the end: {}",
         runs.len(),
         runs[0].accel,
+        if bench.args.full {
+            ", full userland"
+        } else {
+            ", minimal userland"
+        },
         load_average()
     );
     let secs = |d: Duration| d.as_secs_f64();
