@@ -44,6 +44,8 @@ pub struct AppSettings {
     pub network_deny: Vec<String>,
     /// MCP servers the host runs for the agent: a `.mcp.json` file (`None`: `<data>/mcp.json`).
     pub mcp_config: Option<String>,
+    /// `minimal` (busybox) or `full` (the Debian userland) for shell commands.
+    pub userland: String,
 }
 
 /// A partial update from the page; absent fields stay as they are.
@@ -66,6 +68,15 @@ pub struct SettingsChanges {
     /// `Some(None)` or empty: back to `<data>/mcp.json`.
     #[serde(default, deserialize_with = "present")]
     mcp_config: Option<Option<String>>,
+    /// `minimal` or `full`.
+    userland: Option<String>,
+}
+
+impl SettingsChanges {
+    /// Whether this turns the full userland on (which needs it prepared first).
+    pub fn wants_full_userland(&self) -> bool {
+        self.userland.as_deref() == Some("full")
+    }
 }
 
 /// A field that is present (possibly `null`) becomes `Some(..)`.
@@ -98,6 +109,12 @@ pub fn read(store: &Store, settings: &Settings) -> CommandResult<AppSettings> {
         network_allow: settings.network_allow.clone(),
         network_deny: settings.network_deny.clone(),
         mcp_config: settings.mcp_config.clone(),
+        userland: if settings.full_userland {
+            "full"
+        } else {
+            "minimal"
+        }
+        .into(),
     })
 }
 
@@ -174,6 +191,15 @@ pub fn write(store: &Store, changes: SettingsChanges) -> CommandResult<()> {
             writes.push((keys::MCP_CONFIG, config.trim().to_string()));
         }
         Some(_) => clears.push(keys::MCP_CONFIG),
+        None => {}
+    }
+    match changes.userland.as_deref() {
+        Some(value @ ("minimal" | "full")) => writes.push((keys::USERLAND, value.to_string())),
+        Some(other) => {
+            return Err(CommandError::invalid(format!(
+                "the toolset must be minimal or full, not {other:?}"
+            )))
+        }
         None => {}
     }
     for (key, value) in writes {
@@ -339,7 +365,7 @@ mod tests {
         let changes: SettingsChanges = serde_json::from_value(serde_json::json!({
             "default_permission_mode": "acceptEdits", "vm_cpus": 2, "idle_minutes": 5, "model": "claude-x",
             "checkpoint_max_mb": 0, "checkpoint_skip_git": true,
-            "network_allow": ["PyPI.org", " github.com "], "network_deny": []
+            "network_allow": ["PyPI.org", " github.com "], "network_deny": [], "userland": "full"
         }))
         .unwrap();
         write(&store, changes).unwrap();
@@ -360,7 +386,14 @@ mod tests {
                 network_allow: vec!["pypi.org".into(), "github.com".into()],
                 network_deny: vec![],
                 mcp_config: None,
+                userland: "full".into(),
             }
+        );
+        let odd: SettingsChanges =
+            serde_json::from_value(serde_json::json!({"userland": "huge"})).unwrap();
+        assert_eq!(
+            write(&store, odd).unwrap_err().code,
+            crate::error::ErrorCode::InvalidInput
         );
         let url: SettingsChanges =
             serde_json::from_value(serde_json::json!({"network_deny": ["https://evil.example/x"]}))

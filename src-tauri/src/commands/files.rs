@@ -16,6 +16,8 @@ use crate::state::AppState;
 
 /// Largest image sent to the window.
 const MAX_IMAGE_BYTES: u64 = 10 << 20;
+/// Largest PDF sent to the window to be drawn page by page (larger ones show their text).
+const MAX_PDF_BYTES: u64 = 25 << 20;
 /// Most text sent to the window.
 const MAX_TEXT_BYTES: usize = 256 * 1024;
 
@@ -36,6 +38,14 @@ pub enum FilePreview {
     Document {
         name: String,
         blocks: Vec<DocBlock>,
+        bytes: u64,
+    },
+    /// Drawn by the page (pdf.js); `pages` is the text of the first pages, shown if drawing fails.
+    Pdf {
+        name: String,
+        data_url: String,
+        pages: Vec<String>,
+        page_count: usize,
         bytes: u64,
     },
     Text {
@@ -191,7 +201,21 @@ pub(crate) fn preview(file: &Path) -> CommandResult<FilePreview> {
                 Err(e) => unreadable("file", e),
             }
         }
-        // The text of the first pages; the PDF viewer shows the rest and the layout.
+        // The file itself for the page to draw, with the text of the first pages as a fallback;
+        // a large one shows only its text.
+        "pdf" if bytes <= MAX_PDF_BYTES => {
+            let data = std::fs::read(file).map_err(|e| CommandError::unknown(e.to_string()))?;
+            let (pages, page_count) = workroom_documents::read_pdf(file, 20)
+                .unwrap_or_else(|e| (vec![format!("(the text could not be read: {e})")], 0));
+            let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+            FilePreview::Pdf {
+                name,
+                data_url: format!("data:application/pdf;base64,{encoded}"),
+                pages,
+                page_count,
+                bytes,
+            }
+        }
         "pdf" => match workroom_documents::read_pdf(file, 20) {
             Ok((pages, count)) => FilePreview::Text {
                 name,

@@ -36,6 +36,8 @@ macro_rules! app_commands {
             $crate::commands::setup::set_provider,
             $crate::commands::setup::image_status,
             $crate::commands::setup::prepare_image,
+            $crate::commands::setup::userland_status,
+            $crate::commands::setup::prepare_userland,
             $crate::commands::setup::get_settings,
             $crate::commands::setup::set_settings,
             $crate::commands::setup::storage_info,

@@ -171,6 +171,86 @@ pub async fn prepare_image<R: tauri::Runtime>(
     Ok(image_status_of(state.images()))
 }
 
+/// Where the full userland stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum UserlandStatus {
+    /// Prepared.
+    Ready {
+        /// Built from this version's package list (false: an update is available).
+        current: bool,
+        /// Bytes on disk.
+        size_bytes: u64,
+    },
+    /// Not prepared.
+    Missing,
+}
+
+fn userland_status_of(images: &Path) -> UserlandStatus {
+    match image::userland(images, Arch::default()) {
+        image::UserlandState::Ready {
+            current,
+            size_bytes,
+            ..
+        } => UserlandStatus::Ready {
+            current,
+            size_bytes,
+        },
+        image::UserlandState::Missing => UserlandStatus::Missing,
+    }
+}
+
+/// Whether the full userland is prepared.
+#[tauri::command]
+pub async fn userland_status(state: State<'_, AppState>) -> CommandResult<UserlandStatus> {
+    Ok(userland_status_of(state.images()))
+}
+
+/// Downloads and unpacks the full userland (about 90 MB of Debian packages and Python wheels,
+/// verified against the built-in lock), reporting progress over `on_progress`. Sessions started
+/// afterwards with the `full` setting use it; running ones keep what they booted with.
+#[tauri::command]
+pub async fn prepare_userland(
+    state: State<'_, AppState>,
+    on_progress: Channel<ImageProgress>,
+) -> CommandResult<UserlandStatus> {
+    let progress = workroom_image::progress::ProgressSink::new(move |p| {
+        let _ = on_progress.send(ImageProgress {
+            step: p.step,
+            fraction: Some(p.fraction),
+        });
+    });
+    // One build at a time (the image and the userland share the download cache).
+    let _building = state.image_build.lock().await;
+    if let status @ UserlandStatus::Ready { current: true, .. } = userland_status_of(state.images())
+    {
+        progress.report("The full toolset is ready", 1.0);
+        return Ok(status);
+    }
+    let options = workroom_image::userland::UserlandOptions {
+        arch: match Arch::default() {
+            Arch::X86_64 => workroom_image::Arch::X86_64,
+            Arch::Aarch64 => workroom_image::Arch::Aarch64,
+        },
+        out_dir: state.images().to_path_buf(),
+        cache_dir: workroom_image::default_cache_dir(workroom_image::process_env)
+            .map_err(|e| CommandError::unknown(e.to_string()))?,
+        progress,
+    };
+    let built =
+        tauri::async_runtime::spawn_blocking(move || workroom_image::userland::build(&options))
+            .await
+            .map_err(|e| {
+                CommandError::unknown(format!("preparing the full toolset stopped: {e}"))
+            })?;
+    if let Err(e) = built {
+        return Err(CommandError::unknown(format!(
+            "preparing the full toolset failed: {e}"
+        )));
+    }
+    Ok(userland_status_of(state.images()))
+}
+
 /// The settings in force.
 #[tauri::command]
 pub async fn get_settings(state: State<'_, AppState>) -> CommandResult<AppSettings> {
@@ -184,6 +264,13 @@ pub async fn set_settings(
     state: State<'_, AppState>,
     changes: SettingsChanges,
 ) -> CommandResult<AppSettings> {
+    if changes.wants_full_userland()
+        && image::userland(state.images(), Arch::default()) == image::UserlandState::Missing
+    {
+        return Err(CommandError::invalid(
+            "prepare the full toolset before choosing it",
+        ));
+    }
     settings::write(state.host().store(), changes)?;
     let host = state.reload_host()?;
     settings::read(host.store(), host.settings())
