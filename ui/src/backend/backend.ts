@@ -24,6 +24,7 @@ import type {
   StorageInfo,
   TurnChanges,
   UndoResult,
+  UserlandStatus,
 } from './types';
 
 /**
@@ -138,6 +139,10 @@ export interface Backend {
   imageStatus(): Promise<ImageStatus>;
   /** Prepares (builds or unpacks) the guest image, reporting progress as it goes. */
   prepareImage(onProgress: (progress: ImageProgress) => void): Promise<ImageStatus>;
+  /** Whether the full toolset (the Debian userland for the agent's shell commands) is prepared. */
+  userlandStatus(): Promise<UserlandStatus>;
+  /** Downloads and unpacks the full toolset (about 90 MB), reporting progress as it goes. */
+  prepareUserland(onProgress: (progress: ImageProgress) => void): Promise<UserlandStatus>;
   getSettings(): Promise<AppSettings>;
   /** Saves the given settings; returns all settings as now in force. */
   setSettings(changes: Partial<AppSettings>): Promise<AppSettings>;

@@ -394,6 +394,12 @@ export function demoBackend(): MockBackend {
         await sleep(100);
       }
     },
+    onPrepareUserland: async (onProgress) => {
+      for (let i = 0; i <= 20; i += 1) {
+        onProgress({ step: i < 14 ? 'Downloading packages' : 'Unpacking', fraction: i / 20 });
+        await sleep(100);
+      }
+    },
   };
   return backend;
 }

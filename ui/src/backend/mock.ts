@@ -43,6 +43,7 @@ import type {
   StorageInfo,
   TurnChanges,
   UndoResult,
+  UserlandStatus,
   VmState,
 } from './types';
 
@@ -81,6 +82,8 @@ export interface MockScript {
   onAnswer?(backend: MockBackend, id: string, requestId: string, answer: PermissionAnswer): void;
   onInterrupt?(backend: MockBackend, id: string): void;
   onPrepareImage?(onProgress: (progress: ImageProgress) => void): Promise<void>;
+  /** Replaces the few progress steps `prepareUserland` reports by itself; a rejection fails it. */
+  onPrepareUserland?(onProgress: (progress: ImageProgress) => void): Promise<void>;
 }
 
 /** Answers as the host's `workroom_permission` records name them (`PermissionAnswer::as_str`). */
@@ -117,6 +120,7 @@ export class MockBackend implements Backend {
   script: MockScript = {};
   provider: ProviderStatus = { kind: 'anthropic', base_url: null, key_source: 'keychain', configured: true };
   image: ImageStatus = { state: 'ready', arch: 'x86_64' };
+  userland: UserlandStatus = { state: 'missing' };
   settings: AppSettings = {
     model: null,
     default_permission_mode: 'default',
@@ -130,6 +134,7 @@ export class MockBackend implements Backend {
     network_allow: [],
     network_deny: [],
     mcp_config: null,
+    userland: 'minimal',
   };
   storage: StorageInfo = { data_dir: '/home/ann/.local/share/workroom', used_bytes: 734_003_200, checkpoint_bytes: 157_286_400 };
   /** While set, a message sent without `withoutUndo` is not sent: the session emits `undo_over_cap`. */
@@ -470,6 +475,23 @@ export class MockBackend implements Backend {
     return this.image;
   }
 
+  async userlandStatus(): Promise<UserlandStatus> {
+    this.enter('userlandStatus', []);
+    return { ...this.userland };
+  }
+
+  async prepareUserland(onProgress: (progress: ImageProgress) => void): Promise<UserlandStatus> {
+    this.enter('prepareUserland', []);
+    if (this.script.onPrepareUserland) await this.script.onPrepareUserland(onProgress);
+    else {
+      onProgress({ step: 'Downloading packages', fraction: 0.3 });
+      onProgress({ step: 'Unpacking', fraction: 0.8 });
+      onProgress({ step: 'The full toolset is ready', fraction: 1 });
+    }
+    this.userland = { state: 'ready', current: true, size_bytes: 290_000_000 };
+    return { ...this.userland };
+  }
+
   async getSettings(): Promise<AppSettings> {
     this.enter('getSettings', []);
     return { ...this.settings };
@@ -477,6 +499,10 @@ export class MockBackend implements Backend {
 
   async setSettings(changes: Partial<AppSettings>): Promise<AppSettings> {
     this.enter('setSettings', [changes]);
+    // The shell refuses it as `invalid_input`, a code the page knows as `unknown`.
+    if (changes.userland === 'full' && this.userland.state === 'missing') {
+      throw backendError('unknown', 'prepare the full toolset before choosing it');
+    }
     this.settings = { ...this.settings, ...changes };
     return { ...this.settings };
   }

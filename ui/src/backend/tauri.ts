@@ -37,6 +37,7 @@ import type {
   StorageInfo,
   TurnChanges,
   UndoResult,
+  UserlandStatus,
 } from './types';
 
 /** App-wide event carrying folders a second launch of the app was given (payload: `string[]`). */
@@ -197,6 +198,15 @@ export class TauriBackend implements Backend {
   prepareImage(onProgress: (progress: ImageProgress) => void): Promise<ImageStatus> {
     const channel = new Channel<ImageProgress>(onProgress);
     return call('prepare_image', { onProgress: channel });
+  }
+
+  userlandStatus(): Promise<UserlandStatus> {
+    return call('userland_status');
+  }
+
+  prepareUserland(onProgress: (progress: ImageProgress) => void): Promise<UserlandStatus> {
+    const channel = new Channel<ImageProgress>(onProgress);
+    return call('prepare_userland', { onProgress: channel });
   }
 
   getSettings(): Promise<AppSettings> {

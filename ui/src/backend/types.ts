@@ -151,7 +151,12 @@ export interface AppSettings {
   network_deny: string[];
   /** The MCP servers' configuration file (Claude Code's .mcp.json format); `null`: `<data>/mcp.json`. */
   mcp_config: string | null;
+  /** What the agent's shell commands run in, for VMs that start after a change. */
+  userland: Userland;
 }
+
+/** `minimal`: busybox only; `full`: the Debian toolset (needs `prepare_userland` first). */
+export type Userland = 'minimal' | 'full';
 
 /** The data directory and how much disk it takes. */
 export interface StorageInfo {
@@ -167,7 +172,10 @@ export type ImageStatus =
   | { state: 'missing'; arch: string }
   | { state: 'damaged'; arch: string; reason: string };
 
-/** Progress of preparing the guest image. */
+/** Whether the full toolset is prepared; `current: false`: an older app prepared it (it works, an update is available). */
+export type UserlandStatus = { state: 'ready'; current: boolean; size_bytes: number } | { state: 'missing' };
+
+/** Progress of preparing the guest image (or the full toolset). */
 export interface ImageProgress {
   /** What is happening, in words. */
   step: string;

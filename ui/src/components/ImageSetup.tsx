@@ -4,6 +4,20 @@ import { toBackendError } from '../backend/errors';
 import type { ImageProgress, ImageStatus } from '../backend/types';
 import { useBackend } from './context';
 
+/** A step in words and a bar with its percentage (moving, without one, while the length is unknown). */
+export function Progress({ progress, label }: { progress: ImageProgress; label: string }) {
+  const percent = progress.fraction === null ? undefined : Math.round(progress.fraction * 100);
+  return (
+    <div class="progress" role="status">
+      <progress max={100} value={percent} aria-valuenow={percent} aria-label={label} />
+      <p>
+        {progress.step}
+        {percent === undefined ? '' : ` (${percent}%)`}
+      </p>
+    </div>
+  );
+}
+
 /** Preparing the virtual machine's image, with a progress bar; calls `onReady` when it is there. */
 export function ImageSetup({ onReady }: { onReady: () => void }) {
   const backend = useBackend();
@@ -43,15 +57,7 @@ export function ImageSetup({ onReady }: { onReady: () => void }) {
       <p class="muted">
         Workroom sets up the small Linux system the agent works in. This happens once and takes a few minutes.
       </p>
-      {progress && (
-        <div class="progress" role="status">
-          <progress max={1} value={progress.fraction ?? undefined} aria-label="Preparing the workspace" />
-          <p>
-            {progress.step}
-            {progress.fraction !== null ? ` (${Math.round(progress.fraction * 100)}%)` : ''}
-          </p>
-        </div>
-      )}
+      {progress && <Progress progress={progress} label="Preparing the workspace" />}
       {status?.state === 'damaged' && !progress && <p class="error-text">The prepared system is damaged: {status.reason}</p>}
       {error && (
         <div role="alert">

@@ -1,11 +1,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { toBackendError } from '../backend/errors';
-import type { AppSettings, PermissionMode, ProviderStatus, StorageInfo } from '../backend/types';
+import type { AppSettings, ImageProgress, PermissionMode, ProviderStatus, StorageInfo, Userland, UserlandStatus } from '../backend/types';
 import { bytes } from '../model/format';
 import { hostsText, parseHosts } from '../model/network';
 import { MODE_LABELS } from './ChatView';
 import { useBackend } from './context';
+import { Progress } from './ImageSetup';
 import { ProviderForm } from './ProviderForm';
 
 const PROVIDER_NAMES = { anthropic: 'Anthropic (Claude)', openai: 'OpenAI-compatible server' } as const;
@@ -58,7 +59,106 @@ function HostsField(props: { label: string; value: string; onChange: (v: string)
   );
 }
 
-/** Provider, model, default permission mode, VM size, undo, the network, and where the data lives. */
+/** A backend error's message as a sentence. */
+const sentence = (reason: unknown) => {
+  const text = toBackendError(reason).message;
+  return text.charAt(0).toUpperCase() + text.slice(1);
+};
+
+/**
+ * What the agent's shell commands run in. Saved at once, not with the form: "full" only once it is
+ * prepared (the shell refuses it before), so picking it first offers to prepare it.
+ */
+function Toolset({ saved, onSaved }: { saved: Userland; onSaved: (value: Userland) => void }) {
+  const backend = useBackend();
+  const [status, setStatus] = useState<UserlandStatus | null>(null);
+  /** "Full" is picked but not prepared yet: the setting stays as saved meanwhile. */
+  const [wantFull, setWantFull] = useState(false);
+  const [progress, setProgress] = useState<ImageProgress | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    backend
+      .userlandStatus()
+      .then(setStatus)
+      .catch((reason: unknown) => setError(sentence(reason)));
+  }, [backend]);
+
+  const choose = async (value: Userland) => {
+    setError(null);
+    setWantFull(value === 'full' && status?.state === 'missing');
+    if (value === 'full' && status?.state === 'missing') return;
+    try {
+      onSaved((await backend.setSettings({ userland: value })).userland);
+    } catch (reason) {
+      setError(sentence(reason));
+    }
+  };
+
+  const prepare = async () => {
+    setError(null);
+    setProgress({ step: 'Starting', fraction: 0 });
+    try {
+      setStatus(await backend.prepareUserland(setProgress));
+      onSaved((await backend.setSettings({ userland: 'full' })).userland);
+    } catch (reason) {
+      setError(sentence(reason));
+    }
+    setProgress(null);
+    setWantFull(false);
+  };
+
+  const picked = wantFull ? 'full' : saved;
+  const stale = status?.state === 'missing' || status?.current === false;
+  return (
+    <section aria-labelledby="settings-toolset">
+      <h2 id="settings-toolset">Toolset</h2>
+      <label class="choice">
+        <input type="radio" name="userland" checked={picked === 'minimal'} disabled={!!progress} onChange={() => void choose('minimal')} />
+        <span>
+          <strong>Minimal</strong>
+          <span class="muted block">Busybox only. Nothing to download; document tools still work.</span>
+        </span>
+      </label>
+      <label class="choice">
+        <input type="radio" name="userland" checked={picked === 'full'} disabled={!!progress} onChange={() => void choose('full')} />
+        <span>
+          <strong>Full</strong>
+          <span class="muted block">
+            Debian 12 with bash, git, curl, jq, zip, PDF tools, and Python 3 with pip and libraries for Excel, Word,
+            PowerPoint, PDF and images.
+          </span>
+        </span>
+      </label>
+      {status?.state === 'ready' && (
+        <p class="muted">
+          Prepared · {bytes(status.size_bytes)}
+          {status.current ? '' : ' · an update is available'}
+        </p>
+      )}
+      {progress ? (
+        <Progress progress={progress} label="Preparing the full toolset" />
+      ) : (
+        picked === 'full' &&
+        stale && (
+          <div class="row">
+            <button type="button" class="primary" onClick={() => void prepare()}>
+              {status.state === 'missing' ? 'Prepare the full toolset (about 90 MB download)' : 'Update the full toolset'}
+            </button>
+          </div>
+        )
+      )}
+      {error && (
+        <p class="error-text" role="alert">
+          {error}
+        </p>
+      )}
+      <p class="muted">Applies to sessions whose virtual machine starts after this.</p>
+    </section>
+  );
+}
+
+/** Provider, model, default permission mode, VM size, toolset, undo, the network, and where the data lives. */
 export function Settings({ onClose }: { onClose: () => void }) {
   const backend = useBackend();
   const dialog = useRef<HTMLDivElement>(null);
@@ -87,9 +187,11 @@ export function Settings({ onClose }: { onClose: () => void }) {
   const save = async (event: Event) => {
     event.preventDefault();
     if (!settings) return;
+    // The toolset saves itself (see `Toolset`).
+    const { userland: _userland, ...fields } = settings;
     try {
       const saved = await backend.setSettings({
-        ...settings,
+        ...fields,
         network_allow: parseHosts(hosts.allow),
         network_deny: parseHosts(hosts.deny),
         mcp_config: settings.mcp_config?.trim() ? settings.mcp_config.trim() : null,
@@ -182,6 +284,7 @@ export function Settings({ onClose }: { onClose: () => void }) {
                 hint="It starts again with the next message."
               />
             </section>
+            <Toolset saved={settings.userland} onSaved={(value) => change('userland', value)} />
             <section aria-labelledby="settings-undo">
               <h2 id="settings-undo">Undo</h2>
               <NumberField
