@@ -20,8 +20,8 @@ scripts/check-macos.sh
 echo "== guest images (rebuilt when the agent changed; both architectures, so the cross build stays honest)"
 cargo run --quiet --locked -p workroom-image -- build --arch x86_64
 cargo run --quiet --locked -p workroom-image -- build --arch aarch64
-echo "== the full userland (x86_64: the real-VM tests run shell commands in it)"
-cargo run --quiet --locked -p workroom-image -- userland --arch x86_64 2>&1 | grep -v '^using cached'
+echo "== the full userland with LibreOffice (x86_64: the real-VM tests run shell commands in it)"
+cargo run --quiet --locked -p workroom-image -- userland --arch x86_64 --office 2>&1 | grep -v '^using cached'
 echo "== cargo test"
 cargo test --locked
 echo "== cargo bench (quick smoke run)"

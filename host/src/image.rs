@@ -89,6 +89,8 @@ pub enum UserlandState {
         current: bool,
         /// Bytes of file contents.
         size_bytes: u64,
+        /// Whether LibreOffice is included.
+        office: bool,
     },
     /// Not built (or not completely).
     Missing,
@@ -107,6 +109,7 @@ pub fn userland(images: &Path, arch: Arch) -> UserlandState {
             root,
             current: manifest.lock_sha256 == workroom_image::userland::lock_sha256(),
             size_bytes: manifest.size_bytes,
+            office: manifest.office,
         },
         _ => UserlandState::Missing,
     }

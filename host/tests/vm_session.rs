@@ -432,6 +432,8 @@ PY
         "zip -q bundle.zip expenses.docx && echo unzip=$(unzip -Z1 bundle.zip);".into(),
         format!("echo curl=$(curl -sS http://127.0.0.2:{page}/);"),
         "echo overlay > /usr/share/workroom-overlay-test && echo usr=$(cat /usr/share/workroom-overlay-test);".into(),
+        // LibreOffice, when the userland was prepared with it (CI does): Word to PDF.
+        "if command -v soffice >/dev/null; then s=$EPOCHSECONDS; soffice --headless --convert-to pdf expenses.docx >/dev/null 2>&1; echo soffice=$(pdftotext expenses.pdf - | head -1) in $((EPOCHSECONDS-s)) s; fi".into(),
     ]
     .join("\n");
     let script = json!({"steps": [
@@ -489,6 +491,9 @@ PY
             "{expected:?} missing from:\n{shell}"
         );
     }
+    // CI prepares the userland with LibreOffice (`--office`); then it converts too.
+    let office = workroom_image::userland::read_manifest(&userland).is_some_and(|m| m.office);
+    assert_eq!(shell.contains("soffice=Expenses"), office, "{shell}");
     // What Python wrote is in the folder on the host; what went to /usr is not in the userland.
     for file in [
         "expenses.xlsx",

@@ -15,7 +15,7 @@ Builds the Workroom guest image (kernel, initramfs, manifest).
 Usage:
   workroom-image build --arch <x86_64|aarch64> [--out DIR] [--agent-bin PATH]
                        [--agent-version V] [--workspace DIR]
-  workroom-image userland --arch <x86_64|aarch64> [--out DIR]
+  workroom-image userland --arch <x86_64|aarch64> [--out DIR] [--office]
   workroom-image userland-lock [FILE]
   workroom-image pins
   workroom-image help
@@ -31,7 +31,7 @@ Options:
                        (default: the one this builder was compiled in)
 
 `userland` builds the full guest userland (Debian packages and Python wheels named by the lock
-file, verified by SHA-256) into DIR/userland-<arch>/.
+file, verified by SHA-256) into DIR/userland-<arch>/; --office adds LibreOffice.
 `userland-lock` resolves the userland's packages afresh from the Debian and PyPI indices and
 writes the lock file (default: vm-image/userland.lock.json in the source tree).
 `pins` checks every pinned package against the Debian archive (still there? newer one?).
@@ -47,6 +47,7 @@ struct Args {
     agent_bin: Option<PathBuf>,
     agent_version: Option<String>,
     workspace: Option<PathBuf>,
+    office: bool,
 }
 
 enum Command {
@@ -72,6 +73,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Command>> {
     let mut agent_bin = None;
     let mut agent_version = None;
     let mut workspace = None;
+    let mut office = false;
     while let Some(arg) = args.next() {
         let (key, inline) = match arg.split_once('=') {
             Some((k, v)) if k.starts_with("--") => (k.to_string(), Some(v.to_string())),
@@ -89,6 +91,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Command>> {
             "--agent-bin" => agent_bin = Some(PathBuf::from(value("--agent-bin")?)),
             "--agent-version" => agent_version = Some(value("--agent-version")?),
             "--workspace" => workspace = Some(PathBuf::from(value("--workspace")?)),
+            "--office" if userland => office = true,
             "--help" | "-h" => return Ok(None),
             other => bail!("unknown option `{other}`\n\n{USAGE}"),
         }
@@ -102,6 +105,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Command>> {
         agent_bin,
         agent_version,
         workspace,
+        office,
     };
     Ok(Some(if userland {
         Command::Userland(args)
@@ -166,6 +170,7 @@ fn build_userland(args: Args) -> Result<()> {
             None => default_out_dir(process_env)?,
         },
         cache_dir: default_cache_dir(process_env)?,
+        office: args.office,
         progress: Default::default(),
     };
     let (dir, manifest) = userland::build(&options)
@@ -192,11 +197,14 @@ fn write_userland_lock(file: Option<PathBuf>) -> Result<()> {
     for (arch, entries) in &lock.arches {
         let bytes: u64 = entries.debs.iter().map(|d| d.size).sum::<u64>()
             + entries.wheels.iter().map(|w| w.size).sum::<u64>();
+        let office: u64 = entries.office.iter().map(|d| d.size).sum();
         eprintln!(
-            "{arch}: {} packages, {} wheels, {} to download",
+            "{arch}: {} packages, {} wheels, {} to download; LibreOffice adds {} packages, {}",
             entries.debs.len(),
             entries.wheels.len(),
-            workroom_image::fetch::human_size(bytes)
+            workroom_image::fetch::human_size(bytes),
+            entries.office.len(),
+            workroom_image::fetch::human_size(office)
         );
     }
     println!("{}", file.display());

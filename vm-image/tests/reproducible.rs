@@ -56,6 +56,7 @@ fn the_same_lock_builds_the_same_userland_within_budget() {
             arch: Arch::X86_64,
             out_dir: out.to_path_buf(),
             cache_dir: cache.clone(),
+            office: false,
             progress: ProgressSink::none(),
         })
         .unwrap()

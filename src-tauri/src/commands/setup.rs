@@ -181,6 +181,8 @@ pub enum UserlandStatus {
         current: bool,
         /// Bytes on disk.
         size_bytes: u64,
+        /// Whether LibreOffice is included.
+        office: bool,
     },
     /// Not prepared.
     Missing,
@@ -191,10 +193,12 @@ fn userland_status_of(images: &Path) -> UserlandStatus {
         image::UserlandState::Ready {
             current,
             size_bytes,
+            office,
             ..
         } => UserlandStatus::Ready {
             current,
             size_bytes,
+            office,
         },
         image::UserlandState::Missing => UserlandStatus::Missing,
     }
@@ -207,13 +211,16 @@ pub async fn userland_status(state: State<'_, AppState>) -> CommandResult<Userla
 }
 
 /// Downloads and unpacks the full userland (about 90 MB of Debian packages and Python wheels,
-/// verified against the built-in lock), reporting progress over `on_progress`. Sessions started
-/// afterwards with the `full` setting use it; running ones keep what they booted with.
+/// verified against the built-in lock; `office` adds LibreOffice, about 115 MB more), reporting
+/// progress over `on_progress`. Sessions started afterwards with the `full` setting use it;
+/// running ones keep what they booted with.
 #[tauri::command]
 pub async fn prepare_userland(
     state: State<'_, AppState>,
+    office: Option<bool>,
     on_progress: Channel<ImageProgress>,
 ) -> CommandResult<UserlandStatus> {
+    let office = office.unwrap_or(false);
     let progress = workroom_image::progress::ProgressSink::new(move |p| {
         let _ = on_progress.send(ImageProgress {
             step: p.step,
@@ -222,8 +229,8 @@ pub async fn prepare_userland(
     });
     // One build at a time (the image and the userland share the download cache).
     let _building = state.image_build.lock().await;
-    if let status @ UserlandStatus::Ready { current: true, .. } = userland_status_of(state.images())
-    {
+    let status = userland_status_of(state.images());
+    if matches!(status, UserlandStatus::Ready { current: true, office: has, .. } if has == office) {
         progress.report("The full toolset is ready", 1.0);
         return Ok(status);
     }
@@ -235,6 +242,7 @@ pub async fn prepare_userland(
         out_dir: state.images().to_path_buf(),
         cache_dir: workroom_image::default_cache_dir(workroom_image::process_env)
             .map_err(|e| CommandError::unknown(e.to_string()))?,
+        office,
         progress,
     };
     let built =

@@ -130,6 +130,28 @@ pub fn parse_alternatives(script: &str) -> Vec<Alternative> {
     found
 }
 
+/// Every `ucf [options] <packaged copy> <configuration file>` in a maintainer script whose paths are
+/// literal: configuration files that `ucf` puts in place from a copy the package ships (LibreOffice's
+/// registry is one).
+pub fn parse_ucf(script: &str) -> Vec<(String, String)> {
+    let joined = script.replace("\\\n", " ");
+    joined
+        .lines()
+        .filter_map(|line| {
+            let mut words = line
+                .split_whitespace()
+                .map(|w| w.trim_matches(|c| c == '"' || c == '\''));
+            if words.next() != Some("ucf") {
+                return None;
+            }
+            let mut paths = words.filter(|w| !w.starts_with('-'));
+            let (source, dest) = (paths.next()?, paths.next()?);
+            (source.starts_with('/') && dest.starts_with('/') && !line.contains('$'))
+                .then(|| (source.to_string(), dest.to_string()))
+        })
+        .collect()
+}
+
 /// Where a path from a package goes in the root (relative), or `None` when it is left out.
 /// `..` is refused; `/bin`, `/lib*` and `/sbin` move under `/usr`.
 pub fn guest_path(raw: &str) -> Option<PathBuf> {
@@ -250,6 +272,8 @@ fn write_file(dest: &Path, mut data: impl Read, mode: u32, mtime: u64) -> io::Re
 pub struct Installer {
     root: PathBuf,
     alternatives: BTreeMap<String, Alternative>,
+    /// `ucf` configuration files: (packaged copy, destination).
+    ucf: Vec<(String, String)>,
 }
 
 impl Installer {
@@ -267,6 +291,7 @@ impl Installer {
         Ok(Installer {
             root: root.to_path_buf(),
             alternatives: BTreeMap::new(),
+            ucf: Vec::new(),
         })
     }
 
@@ -314,6 +339,7 @@ impl Installer {
             result.io_context(|| format!("{}: cannot unpack {raw}", path.display()))?;
         }
         if let Some(script) = deb::control_file(path, "postinst")? {
+            self.ucf.extend(parse_ucf(&script));
             for alt in parse_alternatives(&script) {
                 let better = self
                     .alternatives
@@ -401,6 +427,21 @@ impl Installer {
                         .map_err(io(format!("link {link} to {target}")))?;
                 }
             }
+        }
+        for (source, dest) in &self.ucf {
+            if !self.exists(source) || self.exists(dest) {
+                continue;
+            }
+            let (Some(source_rel), Some(dest_rel)) = (guest_path(source), guest_path(dest)) else {
+                continue;
+            };
+            let from = resolve_dir(root, source_rel.parent().unwrap_or(Path::new("")))
+                .map(|dir| dir.join(source_rel.file_name().unwrap_or_default()));
+            from.and_then(|from| {
+                let data = fs::read(&from)?;
+                place(root, &dest_rel).and_then(|to| write_file(&to, &data[..], 0o644, 0))
+            })
+            .map_err(io(format!("install {dest} from {source}")))?;
         }
         if !self.exists("/bin/sh") {
             let shell = if self.exists("/bin/dash") {
@@ -518,6 +559,18 @@ mod tests {
                 priority: 10,
                 slaves: vec![("/usr/bin/nawk".into(), "/usr/bin/gawk".into())],
             }]
+        );
+    }
+
+    #[test]
+    fn ucf_configuration_files_are_found() {
+        let script = "if [ \"$1\" = configure ]; then\n\tucf --three-way \"/usr/lib/x/.registry/main.xcd\" \"/etc/x/registry/main.xcd\"\n\tucfr --force p \"/etc/x/registry/main.xcd\"\n\tucf \"$new\" /etc/y\nfi\n";
+        assert_eq!(
+            parse_ucf(script),
+            vec![(
+                "/usr/lib/x/.registry/main.xcd".to_string(),
+                "/etc/x/registry/main.xcd".to_string()
+            )]
         );
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::resolve::Universe;
-use super::{EXCLUDED, PACKAGES, WHEELS};
+use super::{EXCLUDED, OFFICE_PACKAGES, PACKAGES, WHEELS};
 use crate::fetch::Fetcher;
 use crate::pins::DEBIAN_BOOKWORM;
 use crate::{Arch, Error, Result};
@@ -37,6 +37,9 @@ pub struct ArchLock {
     pub debs: Vec<LockedDeb>,
     /// Python wheels from PyPI (libraries Debian does not package).
     pub wheels: Vec<LockedFile>,
+    /// What LibreOffice adds to `debs` (built only when asked for).
+    #[serde(default)]
+    pub office: Vec<LockedDeb>,
 }
 
 /// One `.deb`.
@@ -101,23 +104,39 @@ pub fn generate(fetcher: &Fetcher) -> Result<Lock> {
     for arch in Arch::ALL {
         let text = fetcher.suite_packages(&DEBIAN_BOOKWORM, arch.debian())?;
         let universe = Universe::new(crate::index::parse_packages(&text, |_| true));
-        let debs = universe
+        let locked = |e: crate::index::IndexEntry| LockedDeb {
+            package: e.package,
+            version: e.version,
+            filename: e.filename,
+            size: e.size,
+            sha256: e.sha256,
+        };
+        let debs: Vec<LockedDeb> = universe
             .closure(PACKAGES, EXCLUDED)
             .map_err(|e| Error::Userland(format!("{arch}: {e}")))?
             .into_iter()
-            .map(|e| LockedDeb {
-                package: e.package,
-                version: e.version,
-                filename: e.filename,
-                size: e.size,
-                sha256: e.sha256,
-            })
+            .map(locked)
+            .collect();
+        let with_office: Vec<&str> = PACKAGES.iter().chain(OFFICE_PACKAGES).copied().collect();
+        let office = universe
+            .closure(&with_office, EXCLUDED)
+            .map_err(|e| Error::Userland(format!("{arch} with LibreOffice: {e}")))?
+            .into_iter()
+            .filter(|e| !debs.iter().any(|d| d.package == e.package))
+            .map(locked)
             .collect();
         let mut wheels = Vec::new();
         for (name, version) in WHEELS {
             wheels.push(pypi_wheel(fetcher, name, version, arch)?);
         }
-        arches.insert(arch.name().to_string(), ArchLock { debs, wheels });
+        arches.insert(
+            arch.name().to_string(),
+            ArchLock {
+                debs,
+                wheels,
+                office,
+            },
+        );
     }
     Ok(Lock {
         comment: "Written by `cargo run -p workroom-image -- userland-lock`; do not edit by hand."

@@ -68,6 +68,14 @@ pub const PACKAGES: &[&str] = &[
     "python3-xlsxwriter",
 ];
 
+/// LibreOffice without its graphical front ends, for conversions (`soffice --headless
+/// --convert-to pdf`): optional, as it more than doubles the userland.
+pub const OFFICE_PACKAGES: &[&str] = &[
+    "libreoffice-writer-nogui",
+    "libreoffice-calc-nogui",
+    "libreoffice-impress-nogui",
+];
+
 /// Never chosen to satisfy a dependency (each has an alternative): `usrmerge` converts a split
 /// `/usr`, which this root never has, so `usr-is-merged` stands in.
 pub const EXCLUDED: &[&str] = &["usrmerge"];
@@ -92,6 +100,9 @@ pub struct UserlandManifest {
     pub packages: usize,
     /// Wheels unpacked.
     pub wheels: usize,
+    /// Whether LibreOffice is included.
+    #[serde(default)]
+    pub office: bool,
     /// Files, links and directories in the tree.
     pub entries: u64,
     /// Bytes of file contents (hard links counted once).
@@ -109,6 +120,8 @@ pub struct UserlandOptions {
     pub out_dir: PathBuf,
     /// Download cache.
     pub cache_dir: PathBuf,
+    /// Include LibreOffice ([`OFFICE_PACKAGES`]).
+    pub office: bool,
     /// Progress for a window's bar.
     pub progress: ProgressSink,
 }
@@ -134,7 +147,12 @@ pub fn read_manifest(dir: &Path) -> Option<UserlandManifest> {
 pub fn build(opts: &UserlandOptions) -> Result<(PathBuf, UserlandManifest)> {
     let lock = lock::Lock::embedded()?;
     let entries = lock.arch(opts.arch)?;
-    let total_bytes: u64 = entries.debs.iter().map(|d| d.size).sum::<u64>()
+    let wanted: Vec<&lock::LockedDeb> = entries
+        .debs
+        .iter()
+        .chain(entries.office.iter().filter(|_| opts.office))
+        .collect();
+    let total_bytes: u64 = wanted.iter().map(|d| d.size).sum::<u64>()
         + entries.wheels.iter().map(|w| w.size).sum::<u64>();
     let download = opts.progress.phase(0.0, 0.6);
     let fetcher = Fetcher::new(opts.cache_dir.clone())?;
@@ -143,13 +161,9 @@ pub fn build(opts: &UserlandOptions) -> Result<(PathBuf, UserlandManifest)> {
     // Debian drops superseded versions from the pool at point releases; then the current package
     // of the same name is taken from the suite's index (fetched once), with a warning.
     let mut current: Option<HashMap<String, crate::index::IndexEntry>> = None;
-    for deb in &entries.debs {
+    for deb in wanted.iter().copied() {
         download.report(
-            format!(
-                "Downloading {} ({} packages)",
-                deb.package,
-                entries.debs.len()
-            ),
+            format!("Downloading {} ({} packages)", deb.package, wanted.len()),
             done as f64 / total_bytes.max(1) as f64,
         );
         let url = format!("{}{}", lock.archive, deb.filename);
@@ -221,6 +235,7 @@ pub fn build(opts: &UserlandOptions) -> Result<(PathBuf, UserlandManifest)> {
         lock_sha256: lock_sha256(),
         packages: debs.len(),
         wheels: wheels.len(),
+        office: opts.office,
         entries: entries_count,
         size_bytes,
         tree_sha256,

@@ -24,12 +24,13 @@ fn image_arch(arch: Option<ImageArch>) -> workroom_image::Arch {
 }
 
 /// `workroom image userland`: the full userland, next to the image.
-pub fn userland(app: &App, arch: Option<ImageArch>) -> anyhow::Result<ExitCode> {
+pub fn userland(app: &App, arch: Option<ImageArch>, office: bool) -> anyhow::Result<ExitCode> {
     let arch = image_arch(arch);
     let options = workroom_image::userland::UserlandOptions {
         arch,
         out_dir: app.images.clone(),
         cache_dir: default_cache_dir(process_env)?,
+        office,
         progress: Default::default(),
     };
     println!(

@@ -98,7 +98,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Image { action } => match action {
             args::ImageAction::Build { arch } => image::build(&app, arch),
-            args::ImageAction::Userland { arch } => image::userland(&app, arch),
+            args::ImageAction::Userland { arch, office } => image::userland(&app, arch, office),
         },
         Command::Config { action } => match action {
             args::ConfigAction::Get { key } => config::get(&app, key.as_deref()),
