@@ -18,15 +18,77 @@ pub struct Skill {
     pub description: String,
     /// The instructions (the file without its front matter).
     pub body: String,
-    /// The folder of the skill, for its helper files (`None` for built-in skills).
+    /// The folder of the skill, for its helper files (`None` for built-in skills until loaded:
+    /// see [`materialize_built_in`]).
     pub dir: Option<PathBuf>,
 }
 
-const BUILT_IN: &[&str] = &[
-    include_str!("../skills/xlsx/SKILL.md"),
-    include_str!("../skills/docx/SKILL.md"),
-    include_str!("../skills/pdf/SKILL.md"),
+/// A built-in skill: its `SKILL.md` and its helper files (path in the skill's folder, contents).
+struct BuiltIn {
+    skill_md: &'static str,
+    files: &'static [(&'static str, &'static str)],
+}
+
+const BUILT_IN: &[BuiltIn] = &[
+    BuiltIn {
+        skill_md: include_str!("../skills/xlsx/SKILL.md"),
+        files: &[(
+            "scripts/recalc.py",
+            include_str!("../skills/xlsx/scripts/recalc.py"),
+        )],
+    },
+    BuiltIn {
+        skill_md: include_str!("../skills/docx/SKILL.md"),
+        files: &[(
+            "scripts/to_pdf.sh",
+            include_str!("../skills/docx/scripts/to_pdf.sh"),
+        )],
+    },
+    BuiltIn {
+        skill_md: include_str!("../skills/pdf/SKILL.md"),
+        files: &[
+            (
+                "scripts/pdf_to_images.py",
+                include_str!("../skills/pdf/scripts/pdf_to_images.py"),
+            ),
+            (
+                "scripts/extract_tables.py",
+                include_str!("../skills/pdf/scripts/extract_tables.py"),
+            ),
+        ],
+    },
 ];
+
+/// Where built-in skills' helper files are written when a skill is loaded: under the temporary
+/// directory, which the full userland's shell sees at the same path.
+pub fn built_in_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join("workroom-skills").join(name)
+}
+
+/// Writes the helper files of built-in skill `name` (executable) and returns its folder; `None`
+/// for a skill that is not built in or has no files.
+pub fn materialize_built_in(name: &str) -> std::io::Result<Option<PathBuf>> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(built_in) = BUILT_IN
+        .iter()
+        .find(|b| parse(b.skill_md, None).is_some_and(|s| s.name == name))
+        .filter(|b| !b.files.is_empty())
+    else {
+        return Ok(None);
+    };
+    let dir = built_in_dir(name);
+    for (rel, contents) in built_in.files {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if std::fs::read(&path).ok().as_deref() != Some(contents.as_bytes()) {
+            std::fs::write(&path, contents)?;
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(Some(dir))
+}
 
 /// Largest `SKILL.md` read from a folder.
 const MAX_SKILL_BYTES: u64 = 256 * 1024;
@@ -44,7 +106,10 @@ pub fn parse(text: &str, dir: Option<PathBuf>) -> Option<Skill> {
 
 /// Every skill available in `cwd`: built-in ones, then the folder's.
 pub fn available(cwd: &Path) -> Vec<Skill> {
-    let mut all: Vec<Skill> = BUILT_IN.iter().filter_map(|t| parse(t, None)).collect();
+    let mut all: Vec<Skill> = BUILT_IN
+        .iter()
+        .filter_map(|b| parse(b.skill_md, None))
+        .collect();
     let root = cwd.join(".claude").join("skills");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .into_iter()
@@ -104,5 +169,20 @@ mod tests {
             "the folder's replaces the built-in one"
         );
         assert!(parse("no front matter", None).is_none());
+    }
+
+    #[test]
+    fn built_in_helper_files_are_written_when_loaded() {
+        let dir = materialize_built_in("pdf").unwrap().unwrap();
+        let script = dir.join("scripts/pdf_to_images.py");
+        assert!(std::fs::read_to_string(&script)
+            .unwrap()
+            .contains("pypdfium2"));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&script).unwrap().permissions().mode() & 0o111,
+            0o111
+        );
+        assert!(materialize_built_in("nope").unwrap().is_none());
     }
 }

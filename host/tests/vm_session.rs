@@ -433,11 +433,18 @@ PY
         format!("echo curl=$(curl -sS http://127.0.0.2:{page}/);"),
         "echo overlay > /usr/share/workroom-overlay-test && echo usr=$(cat /usr/share/workroom-overlay-test);".into(),
         // LibreOffice, when the userland was prepared with it (CI does): Word to PDF.
-        "if command -v soffice >/dev/null; then s=$EPOCHSECONDS; soffice --headless --convert-to pdf expenses.docx >/dev/null 2>&1; echo soffice=$(pdftotext expenses.pdf - | head -1) in $((EPOCHSECONDS-s)) s; fi".into(),
+        // The built-in pdf skill's helper script, written where the shell sees it when loaded.
+        "python3 /tmp/workroom-skills/pdf/scripts/pdf_to_images.py report.pdf pages --pages 1 | sed 's/^/png=/';".into(),
+        // LibreOffice, when the userland was prepared with it (CI does): Word to PDF, and the xlsx
+        // skill's recalculation of the workbook Python wrote.
+        "if command -v soffice >/dev/null; then s=$EPOCHSECONDS; soffice --headless --convert-to pdf expenses.docx >/dev/null 2>&1; echo soffice=$(pdftotext expenses.pdf - | head -1) in $((EPOCHSECONDS-s)) s; \
+         python3 /tmp/workroom-skills/xlsx/scripts/recalc.py expenses.xlsx 2>/dev/null | tr -d ' \\n' | sed 's/^/recalc=/'; echo; fi".into(),
     ]
     .join("\n");
     let script = json!({"steps": [
         tool("CreatePdf", json!({"file_path": "report.pdf", "title": "Report", "blocks": [{"paragraph": "Total spent 42.75"}]})),
+        tool("Skill", json!({"skill": "pdf"})),
+        tool("Skill", json!({"skill": "xlsx"})),
         tool("Bash", json!({"command": command, "timeout": 600000})),
         {"content": [{"type": "text", "text": "done"}]},
     ]});
@@ -472,7 +479,12 @@ PY
         }
     }
     session.close().await;
-    let shell = results.get(1).cloned().unwrap_or_default();
+    assert!(
+        results[1].contains("Base directory for this skill: /tmp/workroom-skills/pdf"),
+        "{}",
+        results[1]
+    );
+    let shell = results.get(3).cloned().unwrap_or_default();
     eprintln!("{shell}");
     for expected in [
         "shell=5",
@@ -485,6 +497,7 @@ PY
         "unzip=expenses.docx",
         "curl=page-for-curl",
         "usr=overlay",
+        "png=pages/page-001.png",
     ] {
         assert!(
             shell.contains(expected),
@@ -494,6 +507,12 @@ PY
     // CI prepares the userland with LibreOffice (`--office`); then it converts too.
     let office = workroom_image::userland::read_manifest(&userland).is_some_and(|m| m.office);
     assert_eq!(shell.contains("soffice=Expenses"), office, "{shell}");
+    assert_eq!(
+        shell.contains(r#"recalc={"file":"/sessions/"#)
+            && shell.contains(r#""formulas":1,"errors":[]}"#),
+        office,
+        "{shell}"
+    );
     // What Python wrote is in the folder on the host; what went to /usr is not in the userland.
     for file in [
         "expenses.xlsx",

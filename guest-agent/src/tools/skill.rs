@@ -8,7 +8,7 @@ use crate::skills::{self, Skill};
 pub const NAME: &str = "Skill";
 
 pub fn description() -> &'static str {
-    "Load a skill: instructions for a kind of task (and, for the folder's own skills, the helper files beside them). When a task matches a skill's description, call this first with its name and follow what it says."
+    "Load a skill: instructions for a kind of task and the folder of its helper scripts. When a task matches a skill's description, call this first with its name and follow what it says."
 }
 
 /// The description with the skills the model may load.
@@ -47,7 +47,17 @@ pub fn run(ctx: &ToolContext, input: &Value) -> ToolOutput {
             names.join(", ")
         ));
     };
-    let place = match &skill.dir {
+    let dir = match &skill.dir {
+        Some(dir) => Some(dir.clone()),
+        None => match skills::materialize_built_in(&skill.name) {
+            Ok(dir) => dir,
+            Err(e) => {
+                tracing::warn!(skill = %skill.name, error = %e, "cannot write the skill's helper files");
+                None
+            }
+        },
+    };
+    let place = match &dir {
         Some(dir) => format!("Base directory for this skill: {}\n\n", dir.display()),
         None => String::new(),
     };
