@@ -1,15 +1,23 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/preact';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { MockBackend } from '../src/backend/mock';
 import * as f from '../src/backend/mockFrames';
-import { SAMPLE_PNG } from '../src/backend/mockPreviews';
+import { SAMPLE_PDF, SAMPLE_PNG } from '../src/backend/mockPreviews';
 import type { Change, FilePreview, FrameRecord } from '../src/backend/types';
 import { ChatView } from '../src/components/ChatView';
 import { BackendContext } from '../src/components/context';
 import { SessionController } from '../src/model/controller';
 import { groupListItems, hostPath } from '../src/model/files';
+import { PdfPages } from '../src/components/PdfPages';
+import { pagesText, type PdfDocument, type PdfKit } from '../src/model/pdf';
+import { pdfBytes } from '../src/model/pdfData';
+import { loadPdfKit } from '../src/model/pdfLoader';
 import { immediately } from '../src/model/store';
+
+// jsdom cannot run pdf.js: the tests hand the dialog a renderer of their own, with the real canvases.
+vi.mock('../src/model/pdfLoader', () => ({ loadPdfKit: vi.fn() }));
+const loadKit = vi.mocked(loadPdfKit);
 
 const REPORTS = '/home/ann/Documents/Reports';
 const GUEST = (file: string) => `/sessions/s1/mnt/Reports/${file}`;
@@ -182,11 +190,11 @@ describe('previews of files the agent made', () => {
 
   it('says why there is no preview and offers the file in its app', async () => {
     const backend = new MockBackend();
-    const dialog = await previewOf(backend, 'report.pdf');
+    const dialog = await previewOf(backend, 'backup.zip');
     expect(dialog.dataset.kind).toBe('unsupported');
-    expect(within(dialog).getByText('Workroom cannot show PDFs yet.')).toBeTruthy();
+    expect(within(dialog).getByText('Workroom cannot show this kind of file.')).toBeTruthy();
     fireEvent.click(within(dialog).getByRole('button', { name: 'Open in its app' }));
-    await waitFor(() => expect(backend.openedFiles).toEqual([`${REPORTS}/report.pdf`]));
+    await waitFor(() => expect(backend.openedFiles).toEqual([`${REPORTS}/backup.zip`]));
   });
 
   it('shows why a preview failed, and Escape closes the dialog and gives focus back', async () => {
@@ -199,6 +207,135 @@ describe('previews of files the agent made', () => {
     fireEvent.keyDown(dialog, { key: 'Escape' });
     expect(screen.queryByTestId('file-preview')).toBeNull();
     expect(document.activeElement).toBe(within(rowOf('gone.xlsx')).getByTestId('preview-button'));
+  });
+});
+
+/** pdf.js as a fake that draws nothing but records what it was asked; `failOn` makes one step throw. */
+function fakeKit(pageCount: number, failOn?: 'open' | number) {
+  const calls = { opened: [] as string[], drawn: [] as [number, HTMLCanvasElement, number, number][], destroyed: 0 };
+  const doc: PdfDocument = {
+    pageCount,
+    aspect: 595 / 842,
+    async drawPage(page, canvas, width, ratio) {
+      if (failOn === page) throw new Error(`page ${page} is broken`);
+      calls.drawn.push([page, canvas, width, ratio]);
+    },
+    destroy: () => {
+      calls.destroyed += 1;
+    },
+  };
+  const kit: PdfKit = {
+    async openPdf(dataUrl) {
+      calls.opened.push(dataUrl);
+      if (failOn === 'open') throw new Error('Invalid PDF structure.');
+      return doc;
+    },
+    PdfPages,
+  };
+  return { kit, calls };
+}
+
+const PAGES = ['Expenses\nFour receipts.', 'By category\nHealth 352.40'];
+const pdfPreview = (pageCount = 2): FilePreview => ({ kind: 'pdf', name: 'report.pdf', data_url: SAMPLE_PDF, pages: PAGES, page_count: pageCount, bytes: 48_211 });
+const canvases = (dialog: HTMLElement) => within(dialog).queryAllByRole('img', { name: /^Page \d+$/ }) as HTMLCanvasElement[];
+
+describe('PDF previews', () => {
+  let warn: ReturnType<typeof vi.spyOn>;
+  beforeEach(() => {
+    warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => {
+    loadKit.mockReset();
+    warn.mockRestore();
+  });
+
+  it('draws the pages into canvases, one after another, once pdf.js has loaded', async () => {
+    const { kit, calls } = fakeKit(2);
+    let loaded: (kit: PdfKit) => void = () => undefined;
+    loadKit.mockReturnValue(new Promise((resolve) => (loaded = resolve)));
+    const backend = new MockBackend();
+    const dialog = await previewOf(backend, 'report.pdf');
+    expect(dialog.dataset.kind).toBe('pdf');
+    expect(within(dialog).getByText('47 KB')).toBeTruthy();
+    // The dialog is there at once; pdf.js loads behind it.
+    expect(within(dialog).getByRole('status').textContent).toContain('Drawing the pages…');
+    expect(canvases(dialog)).toEqual([]);
+
+    loaded(kit);
+    await waitFor(() => expect(canvases(dialog).map((canvas) => canvas.dataset.drawn)).toEqual(['true', 'true']));
+    expect(within(dialog).queryByRole('status')).toBeNull();
+    const pages = canvases(dialog);
+    expect(pages.map((canvas) => [canvas.tagName, canvas.dataset.page, canvas.getAttribute('aria-label')])).toEqual([
+      ['CANVAS', '1', 'Page 1'],
+      ['CANVAS', '2', 'Page 2'],
+    ]);
+    // In order, into its own canvas, at the dialog's width (jsdom lays nothing out) and pixel ratio.
+    expect(calls.drawn).toEqual([
+      [1, pages[0], 800, 1],
+      [2, pages[1], 800, 1],
+    ]);
+    expect(within(dialog).getByTestId('pdf-page-line').textContent).toBe('Page 1 of 2');
+    expect(within(dialog).queryByText(/could not be drawn/)).toBeNull();
+    expect(within(dialog).queryByText(/Only the first/)).toBeNull();
+    expect(calls.opened).toEqual([SAMPLE_PDF]);
+
+    // Closing the dialog lets go of the document (and pdf.js's worker).
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Close' }));
+    expect(screen.queryByTestId('file-preview')).toBeNull();
+    expect(calls.destroyed).toBe(1);
+  });
+
+  it('draws at most the first 20 pages and says there are more', async () => {
+    const { kit, calls } = fakeKit(45);
+    loadKit.mockResolvedValue(kit);
+    const dialog = await previewOf(new MockBackend(), 'long.pdf', { ...pdfPreview(45), name: 'long.pdf' });
+    await waitFor(() => expect(calls.drawn).toHaveLength(20));
+    expect(canvases(dialog).map((canvas) => canvas.dataset.page)).toEqual(Array.from({ length: 20 }, (_, i) => `${i + 1}`));
+    expect(within(dialog).getByTestId('pdf-page-line').textContent).toBe('Page 1 of 45');
+    expect(within(dialog).getByText(/Only the first 20 pages are shown/).textContent).toBe('Only the first 20 pages are shown. Open the file to see all of it.');
+  });
+
+  it('shows the pages’ text, with a note, when pdf.js cannot be loaded', async () => {
+    loadKit.mockRejectedValue(new TypeError('Importing a module script failed.'));
+    const dialog = await previewOf(new MockBackend(), 'report.pdf', pdfPreview(2));
+    const text = await waitFor(() => {
+      const pre = dialog.querySelector('pre.preview-text');
+      expect(pre).not.toBeNull();
+      return pre as HTMLElement;
+    });
+    expect(text.textContent).toBe('— Page 1 —\nExpenses\nFour receipts.\n\n— Page 2 —\nBy category\nHealth 352.40');
+    expect(within(dialog).getByRole('note').textContent).toBe('The pages could not be drawn here; this is their text.');
+    expect(canvases(dialog)).toEqual([]);
+    expect(within(dialog).queryByText(/longer than shown/)).toBeNull();
+    expect(warn).toHaveBeenCalled();
+  });
+
+  it('shows the text when the file cannot be opened, and says when there are more pages', async () => {
+    const { kit } = fakeKit(2, 'open');
+    loadKit.mockResolvedValue(kit);
+    const dialog = await previewOf(new MockBackend(), 'report.pdf', pdfPreview(31));
+    await within(dialog).findByRole('note');
+    expect(dialog.querySelector('pre.preview-text')?.textContent).toBe(pagesText(PAGES));
+    expect(within(dialog).getByText(/The file is longer than shown here/)).toBeTruthy();
+  });
+
+  it('shows the text when a page fails to draw, and lets go of the document', async () => {
+    const { kit, calls } = fakeKit(3, 2);
+    loadKit.mockResolvedValue(kit);
+    const dialog = await previewOf(new MockBackend(), 'report.pdf', pdfPreview(3));
+    await within(dialog).findByRole('note');
+    expect(calls.drawn.map(([page]) => page)).toEqual([1]);
+    expect(canvases(dialog)).toEqual([]);
+    expect(dialog.querySelector('pre.preview-text')?.textContent).toBe(pagesText(PAGES));
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Close' }));
+    expect(calls.destroyed).toBe(1);
+  });
+
+  it('takes the bytes only from a PDF data: URL', () => {
+    expect(new TextDecoder().decode(pdfBytes(SAMPLE_PDF).slice(0, 8))).toBe('%PDF-1.4');
+    expect([...pdfBytes('data:application/pdf;base64,JVBERi0=')]).toEqual([...new TextEncoder().encode('%PDF-')]);
+    expect(() => pdfBytes('data:text/html;base64,PGI+')).toThrow();
+    expect(() => pdfBytes('https://example.com/report.pdf')).toThrow();
   });
 });
 

@@ -319,8 +319,15 @@ export type FilePreview =
   | { kind: 'image'; name: string; data_url: string; bytes: number }
   | { kind: 'table'; name: string; sheets: PreviewSheet[]; bytes: number }
   | { kind: 'document'; name: string; blocks: DocBlock[]; bytes: number }
+  /**
+   * A PDF up to 25 MB, for the page to draw (pdf.js): `data_url` is the file as a
+   * `data:application/pdf;base64,` URL; `pages` the text of its first pages (up to 20), shown if
+   * drawing fails; `page_count` how many pages it has (0 when its text could not be read).
+   */
+  | { kind: 'pdf'; name: string; data_url: string; pages: string[]; page_count: number; bytes: number }
+  /** Plain text; larger PDFs come as the text of their first 20 pages, each after "— Page N —". */
   | { kind: 'text'; name: string; text: string; truncated: boolean; bytes: number }
-  /** No preview for this kind of file (PDFs included, for now): `reason` says why. */
+  /** No preview for this kind of file: `reason` says why. */
   | { kind: 'unsupported'; name: string; reason: string; bytes: number };
 
 export type FilePreviewKind = FilePreview['kind'];

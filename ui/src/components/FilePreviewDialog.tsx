@@ -7,6 +7,7 @@ import { baseName, bytes } from '../model/format';
 import { Dialog } from './Dialog';
 import { useOpenFile, type FileActions } from './fileActions';
 import { Markdown } from './Markdown';
+import { PdfPreview } from './PdfPreview';
 
 type Loading = { state: 'loading' } | { state: 'ready'; preview: FilePreview } | { state: 'failed'; message: string };
 
@@ -109,6 +110,8 @@ function PreviewBody({ preview, onOpen }: { preview: FilePreview; onOpen: () => 
       return <TablePreview sheets={preview.sheets} />;
     case 'document':
       return <DocumentPreview blocks={preview.blocks} />;
+    case 'pdf':
+      return <PdfPreview dataUrl={preview.data_url} pages={preview.pages} pageCount={preview.page_count} moreInApp={MORE_IN_APP} />;
     case 'text':
       return (
         <>
@@ -136,7 +139,7 @@ function PreviewBody({ preview, onOpen }: { preview: FilePreview; onOpen: () => 
 
 /**
  * A file the agent made, as the host reads it: an image, a spreadsheet's sheets, a document's
- * text, or why there is no preview. Its app is one click away in every state.
+ * text, a PDF's pages, or why there is no preview. Its app is one click away in every state.
  */
 export function FilePreviewDialog({ path, actions, onClose }: { path: string; actions: FileActions; onClose: () => void }) {
   const [loading, setLoading] = useState<Loading>({ state: 'loading' });
