@@ -65,7 +65,7 @@ describe('toolset settings', () => {
 
   it('saves minimal at once, and the form does not send the toolset', async () => {
     const backend = new MockBackend();
-    backend.userland = { state: 'ready', current: true, size_bytes: 290_000_000 };
+    backend.userland = { state: 'ready', current: true, size_bytes: 290_000_000, office: false };
     backend.settings = { ...backend.settings, userland: 'full' };
     const group = await openToolset(backend);
     expect(await within(group).findByText('Prepared · 277 MB')).toBeTruthy();
@@ -83,7 +83,7 @@ describe('toolset settings', () => {
 
   it('saves full at once when it is prepared, and offers an update when an older app prepared it', async () => {
     const backend = new MockBackend();
-    backend.userland = { state: 'ready', current: false, size_bytes: 290_000_000 };
+    backend.userland = { state: 'ready', current: false, size_bytes: 290_000_000, office: false };
     const group = await openToolset(backend);
     expect(await within(group).findByText('Prepared · 277 MB · an update is available')).toBeTruthy();
 
@@ -117,5 +117,27 @@ describe('toolset settings', () => {
     });
     await backend.prepareUserland(() => undefined);
     expect((await backend.setSettings({ userland: 'full' })).userland).toBe('full');
+  });
+
+  it('prepares LibreOffice with the toolset when asked, and offers to add it later', async () => {
+    const backend = new MockBackend();
+    const group = await openToolset(backend);
+    fireEvent.click(within(group).getByRole('radio', { name: /Full/ }));
+    fireEvent.click(await within(group).findByRole('checkbox', { name: /Include LibreOffice/ }));
+    fireEvent.click(await within(group).findByRole('button', { name: 'Prepare the full toolset (about 205 MB download)' }));
+    await waitFor(() => expect(backend.settings.userland).toBe('full'));
+    expect(backend.calls.find((c) => c.method === 'prepareUserland')?.args).toEqual([true]);
+    expect(await within(group).findByText(/Prepared with LibreOffice/)).toBeTruthy();
+  });
+
+  it('offers to add LibreOffice to a toolset prepared without it', async () => {
+    const backend = new MockBackend();
+    backend.userland = { state: 'ready', current: true, size_bytes: 290_000_000, office: false };
+    backend.settings.userland = 'full';
+    const group = await openToolset(backend);
+    expect(within(group).queryByRole('button')).toBeNull();
+    fireEvent.click(await within(group).findByRole('checkbox', { name: /Include LibreOffice/ }));
+    fireEvent.click(await within(group).findByRole('button', { name: 'Add LibreOffice (about 115 MB download)' }));
+    await waitFor(() => expect(backend.userland).toMatchObject({ state: 'ready', office: true }));
   });
 });

@@ -141,8 +141,11 @@ export interface Backend {
   prepareImage(onProgress: (progress: ImageProgress) => void): Promise<ImageStatus>;
   /** Whether the full toolset (the Debian userland for the agent's shell commands) is prepared. */
   userlandStatus(): Promise<UserlandStatus>;
-  /** Downloads and unpacks the full toolset (about 90 MB), reporting progress as it goes. */
-  prepareUserland(onProgress: (progress: ImageProgress) => void): Promise<UserlandStatus>;
+  /**
+   * Downloads and unpacks the full toolset (about 90 MB; `office` adds LibreOffice, about 115 MB
+   * more), reporting progress as it goes.
+   */
+  prepareUserland(onProgress: (progress: ImageProgress) => void, office?: boolean): Promise<UserlandStatus>;
   getSettings(): Promise<AppSettings>;
   /** Saves the given settings; returns all settings as now in force. */
   setSettings(changes: Partial<AppSettings>): Promise<AppSettings>;

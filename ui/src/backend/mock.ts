@@ -480,15 +480,15 @@ export class MockBackend implements Backend {
     return { ...this.userland };
   }
 
-  async prepareUserland(onProgress: (progress: ImageProgress) => void): Promise<UserlandStatus> {
-    this.enter('prepareUserland', []);
+  async prepareUserland(onProgress: (progress: ImageProgress) => void, office = false): Promise<UserlandStatus> {
+    this.enter('prepareUserland', [office]);
     if (this.script.onPrepareUserland) await this.script.onPrepareUserland(onProgress);
     else {
       onProgress({ step: 'Downloading packages', fraction: 0.3 });
       onProgress({ step: 'Unpacking', fraction: 0.8 });
       onProgress({ step: 'The full toolset is ready', fraction: 1 });
     }
-    this.userland = { state: 'ready', current: true, size_bytes: 290_000_000 };
+    this.userland = { state: 'ready', current: true, size_bytes: office ? 640_000_000 : 290_000_000, office };
     return { ...this.userland };
   }
 

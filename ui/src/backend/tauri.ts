@@ -204,9 +204,9 @@ export class TauriBackend implements Backend {
     return call('userland_status');
   }
 
-  prepareUserland(onProgress: (progress: ImageProgress) => void): Promise<UserlandStatus> {
+  prepareUserland(onProgress: (progress: ImageProgress) => void, office = false): Promise<UserlandStatus> {
     const channel = new Channel<ImageProgress>(onProgress);
-    return call('prepare_userland', { onProgress: channel });
+    return call('prepare_userland', { onProgress: channel, office });
   }
 
   getSettings(): Promise<AppSettings> {

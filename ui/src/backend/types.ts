@@ -173,7 +173,10 @@ export type ImageStatus =
   | { state: 'damaged'; arch: string; reason: string };
 
 /** Whether the full toolset is prepared; `current: false`: an older app prepared it (it works, an update is available). */
-export type UserlandStatus = { state: 'ready'; current: boolean; size_bytes: number } | { state: 'missing' };
+/** `office`: LibreOffice is included (for conversions to PDF and spreadsheet recalculation). */
+export type UserlandStatus =
+  | { state: 'ready'; current: boolean; size_bytes: number; office: boolean }
+  | { state: 'missing' };
 
 /** Progress of preparing the guest image (or the full toolset). */
 export interface ImageProgress {

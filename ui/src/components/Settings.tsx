@@ -76,11 +76,16 @@ function Toolset({ saved, onSaved }: { saved: Userland; onSaved: (value: Userlan
   const [wantFull, setWantFull] = useState(false);
   const [progress, setProgress] = useState<ImageProgress | null>(null);
   const [error, setError] = useState<string | null>(null);
+  /** LibreOffice wanted in the full toolset (starts as prepared). */
+  const [office, setOffice] = useState(false);
 
   useEffect(() => {
     backend
       .userlandStatus()
-      .then(setStatus)
+      .then((found) => {
+        setStatus(found);
+        if (found.state === 'ready') setOffice(found.office);
+      })
       .catch((reason: unknown) => setError(sentence(reason)));
   }, [backend]);
 
@@ -99,7 +104,7 @@ function Toolset({ saved, onSaved }: { saved: Userland; onSaved: (value: Userlan
     setError(null);
     setProgress({ step: 'Starting', fraction: 0 });
     try {
-      setStatus(await backend.prepareUserland(setProgress));
+      setStatus(await backend.prepareUserland(setProgress, office));
       onSaved((await backend.setSettings({ userland: 'full' })).userland);
     } catch (reason) {
       setError(sentence(reason));
@@ -109,7 +114,15 @@ function Toolset({ saved, onSaved }: { saved: Userland; onSaved: (value: Userlan
   };
 
   const picked = wantFull ? 'full' : saved;
-  const stale = status?.state === 'missing' || status?.current === false;
+  const stale = status?.state === 'missing' || status?.current === false || (status?.state === 'ready' && status.office !== office);
+  const prepareLabel =
+    status?.state !== 'ready'
+      ? `Prepare the full toolset (about ${office ? 205 : 90} MB download)`
+      : status.office !== office
+        ? office
+          ? 'Add LibreOffice (about 115 MB download)'
+          : 'Remove LibreOffice'
+        : 'Update the full toolset';
   return (
     <section aria-labelledby="settings-toolset">
       <h2 id="settings-toolset">Toolset</h2>
@@ -130,9 +143,18 @@ function Toolset({ saved, onSaved }: { saved: Userland; onSaved: (value: Userlan
           </span>
         </span>
       </label>
+      {picked === 'full' && (
+        <label class="choice">
+          <input type="checkbox" checked={office} disabled={!!progress} onChange={(event) => setOffice((event.target as HTMLInputElement).checked)} />
+          <span>
+            <strong>Include LibreOffice</strong>
+            <span class="muted block">Converts Word, PowerPoint and Excel files to PDF and recalculates spreadsheets. About 340 MB more on disk.</span>
+          </span>
+        </label>
+      )}
       {status?.state === 'ready' && (
         <p class="muted">
-          Prepared · {bytes(status.size_bytes)}
+          Prepared{status.office ? ' with LibreOffice' : ''} · {bytes(status.size_bytes)}
           {status.current ? '' : ' · an update is available'}
         </p>
       )}
@@ -143,7 +165,7 @@ function Toolset({ saved, onSaved }: { saved: Userland; onSaved: (value: Userlan
         stale && (
           <div class="row">
             <button type="button" class="primary" onClick={() => void prepare()}>
-              {status.state === 'missing' ? 'Prepare the full toolset (about 90 MB download)' : 'Update the full toolset'}
+              {prepareLabel}
             </button>
           </div>
         )
