@@ -27,6 +27,8 @@ const COMMANDS: &[&str] = &[
     "set_provider",
     "image_status",
     "prepare_image",
+    "userland_status",
+    "prepare_userland",
     "get_settings",
     "set_settings",
     "storage_info",

@@ -428,3 +428,88 @@ def test_app_end_to_end(fake_model, workroom_env, launch, shots_dir: Path, tmp_p
     page.shot("history")
     lap("restart and history")
     print("e2e timings (s):", timings)
+
+
+def _toolset_script() -> dict[str, Any]:
+    def tool(name: str, tool_input: dict[str, Any]) -> dict[str, Any]:
+        return {"content": [{"type": "tool_use", "name": name, "input": tool_input}]}
+
+    python = ("python3 -c \"import openpyxl, docx, pptx, pypdf, pdfplumber, PIL; "
+              "print('PY-OK', openpyxl.__version__, pdfplumber.__version__)\"")
+    return {"rules": [
+        {"when": {"last_user_text_contains": "use python"}, "reply": tool("Bash", {"command": python})},
+        {"when": {"last_user_text_contains": "write the report"}, "reply": tool("CreatePdf", {
+            "file_path": "Report.pdf", "title": "Quarterly report",
+            "blocks": [{"heading": "Quarterly report", "level": 1}, {"paragraph": "Revenue grew 12 percent."},
+                       {"table": [["Quarter", "Revenue"], ["Q1", "100"], ["Q2", "112"]]}]})},
+        {"when": {"last_is_tool_result": True}, "reply": {"content": [{"type": "text", "text": AFTER_TOOL}]}},
+        {"when": {}, "reply": {"content": [{"type": "text", "text": "fallback answer"}]}},
+    ]}
+
+
+@pytest.mark.flaky(reruns=1)
+def test_full_toolset_from_settings_and_pdf_pages(fake_model, workroom_env, launch, shots_dir: Path,
+                                                   tmp_path: Path) -> None:
+    """Prepare the full toolset in Settings (progress bar), switch to it, run Python in the VM; then
+    preview a PDF the agent wrote, drawn page by page."""
+    server = fake_model(_toolset_script())
+    env = workroom_env(server)
+    folder = tmp_path / "Reports"
+    folder.mkdir()
+    page = Page(launch(env, folder), shots_dir, "toolset")
+    page.wait("the session on the launch folder",
+              lambda d: any(c.text == folder.name for c in d.find_elements(By.CSS_SELECTOR, ".folder-chips .chip")))
+
+    # Settings → Toolset → Full → Prepare: a progress bar, then "Prepared", and the setting is saved.
+    page.button(".sidebar", "Settings").click()
+    toolset = page.wait("the Toolset group", lambda d: d.find_element(By.CSS_SELECTOR, 'section[aria-labelledby="settings-toolset"]'))
+    [label for label in toolset.find_elements(By.CSS_SELECTOR, "label.choice") if label.text.startswith("Full")][0].click()
+    prepare = page.button('section[aria-labelledby="settings-toolset"]', "Prepare the full toolset")
+    # The bar may come and go between two polls: the page records what it showed.
+    page.driver.execute_script(
+        "window.__bar = []; new MutationObserver(() => { for (const b of document.querySelectorAll('progress'))"
+        " window.__bar.push(b.value); })"
+        ".observe(document.body, {subtree: true, childList: true, attributes: true});")
+    prepare.click()
+    page.wait("the toolset to be prepared", lambda d: "Prepared" in toolset.text, timeout=600)
+    shown = page.driver.execute_script("return window.__bar;")
+    assert shown and max(shown) > min(shown), f"the progress bar did not move: {shown}"
+    radios = toolset.find_elements(By.CSS_SELECTOR, 'input[name="userland"]')
+    assert [r.is_selected() for r in radios] == [False, True], toolset.text
+    assert not toolset.find_elements(By.CSS_SELECTOR, '[role="alert"]'), toolset.text
+    page.shot("prepared")
+    page.wait("the close button", lambda d: d.find_element(By.CSS_SELECTOR, '[aria-label="Close settings"]')).click()
+    page.wait("settings to close", lambda d: not d.find_elements(By.CSS_SELECTOR, 'section[aria-labelledby="settings-toolset"]'))
+
+    # The session's VM starts now, with the full userland: Python and its document libraries run.
+    page.send("Please use python")
+
+    def python_ran(d: WebDriver):
+        cards = [c for c in d.find_elements(By.CSS_SELECTOR, ".permission-card") if c.is_displayed()]
+        if cards:
+            page.button(".permission-card", "Allow once").click()
+            return False
+        return len(page.turn_footers()) >= 1
+
+    page.wait("the Python command to run (allowed if asked)", python_ran, timeout=240)
+    results = json.dumps(server.model_requests()[-1]["body"])
+    assert "PY-OK 3.0.9 0.10.2" in results, results[-2000:]
+    page.shot("python-ran")
+
+    # A PDF the agent wrote, previewed as drawn pages.
+    page.send("Please write the report")
+    page.wait_turn_end(1, timeout=120)
+    assert (folder / "Report.pdf").exists(), "the PDF was not written"
+    page.wait("the preview button", lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, '[data-testid="preview-button"]')
+                                              if b.is_displayed()])[-1].click()
+    preview = page.wait("the PDF preview", lambda d: [p for p in d.find_elements(By.CSS_SELECTOR, '[data-testid="file-preview"]')
+                                                      if p.get_attribute("data-kind") == "pdf"])[0]
+    canvas = page.wait("page 1 drawn", lambda d: d.find_elements(By.CSS_SELECTOR, 'canvas[data-page="1"][data-drawn="true"]'),
+                       timeout=60)[0]
+    # Something was drawn: the canvas has ink, not only a white page.
+    inked = page.driver.execute_script(
+        "const c = arguments[0]; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++; return n;", canvas)
+    assert inked > 100, f"page 1 looks blank ({inked} dark pixels)"
+    assert "Page 1 of 1" in preview.text, preview.text
+    page.shot("pdf-preview")

@@ -167,6 +167,18 @@ pub(crate) struct HostInner {
     pub checkpoints: Result<Arc<crate::checkpoint::Checkpoints>, String>,
 }
 
+impl HostInner {
+    /// The settings as stored now, for a VM about to start: the app reopens its host when settings
+    /// change, but a session opened before keeps this one, and "applies to VMs that start after
+    /// the change" must hold for it too. Falls back to the settings the host opened with.
+    pub fn vm_settings(&self) -> Settings {
+        Settings::load(&self.store).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the settings; using those the host opened with");
+            self.settings.clone()
+        })
+    }
+}
+
 /// Sessions of this process whose agent is working on a turn. Process-wide rather than per
 /// [`Host`]: the app reopens its host when settings change, and sessions opened before keep
 /// running under the old one.

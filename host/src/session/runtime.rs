@@ -307,7 +307,7 @@ impl Runtime {
     }
 
     async fn boot(&mut self) -> Result<(), String> {
-        let settings = &self.host.settings;
+        let settings = self.host.vm_settings();
         let lease = super::lease::acquire(
             &self.host.data_dir.join("leases"),
             &self.record.id,
@@ -315,11 +315,15 @@ impl Runtime {
             settings.max_total_memory_mib,
         )
         .map_err(|e| e.to_string())?;
-        self.boot_inner(lease).await
+        self.boot_inner(lease, settings).await
     }
 
-    async fn boot_inner(&mut self, lease: super::lease::MemoryLease) -> Result<(), String> {
-        let memory = self.host.settings.vm_memory_mib;
+    async fn boot_inner(
+        &mut self,
+        lease: super::lease::MemoryLease,
+        settings: crate::settings::Settings,
+    ) -> Result<(), String> {
+        let memory = settings.vm_memory_mib;
         let host = self.host.clone();
         self.emit(SessionEvent::Vm(VmState::Booting {
             step: "preparing the virtual machine".into(),
@@ -343,10 +347,10 @@ impl Runtime {
         );
         config.arch = arch;
         config.memory_mib = memory;
-        config.cpus = host.settings.vm_cpus;
+        config.cpus = settings.vm_cpus;
         config.shares = self.folders.shares(&agent_state);
         config.cmdline_extra = self.folders.cmdline();
-        if host.settings.full_userland {
+        if settings.full_userland {
             let image::UserlandState::Ready { root, .. } = image::userland(&host.images, arch)
             else {
                 return Err(image::USERLAND_MISSING.into());
@@ -355,8 +359,8 @@ impl Runtime {
             config.shares.push(share);
             config.cmdline_extra.extend(words);
         }
-        config.boot_timeout = Duration::from_secs(u64::from(host.settings.boot_timeout_secs));
-        let proxy = ModelProxy::new(host.settings.upstream())
+        config.boot_timeout = Duration::from_secs(u64::from(settings.boot_timeout_secs));
+        let proxy = ModelProxy::new(settings.upstream())
             .map_err(|e| format!("cannot set up the model proxy: {e}"))?;
         self.emit(SessionEvent::Vm(VmState::Booting {
             step: "starting the virtual machine".into(),
@@ -364,9 +368,9 @@ impl Runtime {
         let started = Instant::now();
         let (egress_tx, egress_rx) = mpsc::unbounded_channel();
         let policy = EgressPolicy::new(
-            host.settings.network_allow.clone(),
-            host.settings.network_deny.clone(),
-            host.settings.provider_host(),
+            settings.network_allow.clone(),
+            settings.network_deny.clone(),
+            settings.provider_host(),
             self.net_granted.clone(),
             egress_tx,
         );

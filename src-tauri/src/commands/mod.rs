@@ -46,3 +46,48 @@ macro_rules! app_commands {
         ]
     };
 }
+
+#[cfg(test)]
+mod tests {
+    /// The three lists of commands (the handler, `build.rs`'s ACL, the window's capability) name
+    /// the same commands: a command missing from the last two is "not allowed" in the window.
+    #[test]
+    fn every_command_is_registered_declared_and_granted() {
+        let manifest = env!("CARGO_MANIFEST_DIR");
+        let read = |path: &str| std::fs::read_to_string(format!("{manifest}/{path}")).unwrap();
+        let handler: Vec<String> = read("src/commands/mod.rs")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("$crate::commands::"))
+            .filter_map(|l| {
+                l.trim_end_matches(',')
+                    .rsplit("::")
+                    .next()
+                    .map(str::to_string)
+            })
+            .collect();
+        let build = read("build.rs");
+        let declared: Vec<String> = build
+            .split("const COMMANDS: &[&str] = &[")
+            .nth(1)
+            .and_then(|rest| rest.split("];").next())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix('"')?
+                    .strip_suffix("\",")
+                    .map(str::to_string)
+            })
+            .collect();
+        let capability = read("capabilities/main.json");
+        assert!(handler.len() > 30, "{handler:?}");
+        assert_eq!(handler, declared, "build.rs's COMMANDS");
+        for command in &handler {
+            let permission = format!("\"allow-{}\"", command.replace('_', "-"));
+            assert!(
+                capability.contains(&permission),
+                "capabilities/main.json does not grant {permission}"
+            );
+        }
+    }
+}

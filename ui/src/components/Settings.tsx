@@ -91,8 +91,10 @@ function Toolset({ saved, onSaved }: { saved: Userland; onSaved: (value: Userlan
 
   const choose = async (value: Userland) => {
     setError(null);
-    setWantFull(value === 'full' && status?.state === 'missing');
-    if (value === 'full' && status?.state === 'missing') return;
+    // Until the status is known, "full" is treated as not prepared: it is offered, not saved.
+    const notReady = value === 'full' && status?.state !== 'ready';
+    setWantFull(notReady);
+    if (notReady) return;
     try {
       onSaved((await backend.setSettings({ userland: value })).userland);
     } catch (reason) {
@@ -114,7 +116,7 @@ function Toolset({ saved, onSaved }: { saved: Userland; onSaved: (value: Userlan
   };
 
   const picked = wantFull ? 'full' : saved;
-  const stale = status?.state === 'missing' || status?.current === false || (status?.state === 'ready' && status.office !== office);
+  const stale = status?.state !== 'ready' || !status.current || status.office !== office;
   const prepareLabel =
     status?.state !== 'ready'
       ? `Prepare the full toolset (about ${office ? 205 : 90} MB download)`
