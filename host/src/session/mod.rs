@@ -66,6 +66,13 @@ pub enum VmState {
         accel: String,
         /// Milliseconds from start to the guest's hello.
         boot_ms: u64,
+        /// What shell commands run in: `minimal` (busybox) or `full` (the Debian userland).
+        #[serde(default)]
+        userland: String,
+        /// Why the full userland that was asked for did not come up (shell commands then use
+        /// busybox).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        userland_error: Option<String>,
     },
     /// Not running (idle, closed); the next message boots it.
     Stopped {

@@ -411,8 +411,8 @@ impl Runtime {
             tracing::warn!(%error, "the full userland did not come up; shell commands use busybox");
         }
         let mut frame = json!({"type": "workroom_vm", "state": "running", "accel": accel, "boot_ms": boot_ms, "userland": userland});
-        if let Some(error) = userland_error {
-            frame["userland_error"] = Value::String(error);
+        if let Some(error) = &userland_error {
+            frame["userland_error"] = Value::String(error.clone());
         }
         let mut agent = AgentConnection::new(stream.stream, stream.leftover);
         // Before a tool that may change files runs, the agent asks the host (the hook), which takes
@@ -437,7 +437,12 @@ impl Runtime {
             _lease: lease,
         });
         self.record(Direction::Host, &frame);
-        self.emit(SessionEvent::Vm(VmState::Running { accel, boot_ms }));
+        self.emit(SessionEvent::Vm(VmState::Running {
+            accel,
+            boot_ms,
+            userland: userland.to_string(),
+            userland_error,
+        }));
         Ok(())
     }
 

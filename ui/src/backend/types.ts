@@ -38,7 +38,15 @@ export interface FrameRecord {
 /** How a session's VM is doing (`session::VmState`, tagged by `state`). */
 export type VmState =
   | { state: 'booting'; step: string }
-  | { state: 'running'; accel: string; boot_ms: number }
+  | {
+      state: 'running';
+      accel: string;
+      boot_ms: number;
+      /** What shell commands run in. */
+      userland?: 'minimal' | 'full';
+      /** Why the full toolset that was asked for did not start (commands use the minimal one). */
+      userland_error?: string;
+    }
   | { state: 'stopped'; reason: string }
   | { state: 'failed'; reason: string; console_tail: string };
 

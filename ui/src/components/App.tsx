@@ -12,7 +12,6 @@ import { ChatView } from './ChatView';
 import { BackendContext, useBackend } from './context';
 import { FirstRun } from './FirstRun';
 import { Home } from './Home';
-import { Settings } from './Settings';
 import { Sidebar, type SessionActivity } from './Sidebar';
 
 type Phase = 'loading' | 'first_run' | 'ready' | 'broken';
@@ -88,6 +87,12 @@ function Workspace({ schedule }: { schedule: Schedule | undefined }) {
   const [sessions, setSessions] = useState<SessionRecord[]>([]);
   const [active, setActive] = useState<SessionController | null>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
+  /** The settings screen, loaded the first time it opens: the first screen starts without it. */
+  const [SettingsScreen, setSettingsScreen] = useState<typeof import('./Settings').Settings | null>(null);
+  const openSettings = () => {
+    setSettingsOpen(true);
+    if (!SettingsScreen) void import('./Settings').then((module) => setSettingsScreen(() => module.Settings));
+  };
   const [starting, setStarting] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -183,7 +188,7 @@ function Workspace({ schedule }: { schedule: Schedule | undefined }) {
         onNew={() => setActive(null)}
         onRename={(id, title) => void rename(id, title)}
         onDelete={(id) => void remove(id)}
-        onSettings={() => setSettingsOpen(true)}
+        onSettings={openSettings}
       />
       <main class="main">
         {error && active && (
@@ -197,7 +202,7 @@ function Workspace({ schedule }: { schedule: Schedule | undefined }) {
           <Home recent={recentFolders(sessions)} busy={starting} error={error} onChoose={() => void choose()} onStart={(folder) => void start([folder])} />
         )}
       </main>
-      {settingsOpen && <Settings onClose={() => setSettingsOpen(false)} />}
+      {settingsOpen && SettingsScreen && <SettingsScreen onClose={() => setSettingsOpen(false)} />}
     </div>
   );
 }

@@ -31,10 +31,16 @@ export function VmStatus({ vm, onRetry, loadConsoleLog, onStopVm }: Props) {
       return (
         <p class="vm-status vm-running">
           <span class="dot dot-ok" aria-hidden="true" /> Running ({vm.accel === 'kvm' || vm.accel === 'hvf' ? 'hardware accelerated' : vm.accel}, started in{' '}
-          {seconds(vm.boot_ms)})
+          {seconds(vm.boot_ms)}
+          {vm.userland === 'full' ? ', full toolset' : ''})
           <button type="button" class="link-button" onClick={onStopVm}>
             Stop the virtual machine
           </button>
+          {vm.userland_error && (
+            <span class="error-text block" role="alert">
+              The full toolset did not start ({vm.userland_error}); commands use the minimal one.
+            </span>
+          )}
         </p>
       );
     case 'stopped':

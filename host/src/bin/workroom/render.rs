@@ -458,11 +458,17 @@ impl Renderer {
 
     fn vm_record(&mut self, frame: &Value) {
         match frame["state"].as_str().unwrap_or_default() {
-            "running" => self.note(&format!(
-                "VM started ({}, {})",
-                frame["accel"].as_str().unwrap_or("?"),
-                seconds(frame["boot_ms"].as_u64().unwrap_or(0))
-            )),
+            "running" => {
+                self.note(&format!(
+                    "VM started ({}, {}, {} toolset)",
+                    frame["accel"].as_str().unwrap_or("?"),
+                    seconds(frame["boot_ms"].as_u64().unwrap_or(0)),
+                    frame["userland"].as_str().unwrap_or("minimal")
+                ));
+                if let Some(error) = frame["userland_error"].as_str() {
+                    self.failure(&format!("the full toolset did not start: {error}"));
+                }
+            }
             "failed" => self.failure(&format!(
                 "the VM failed: {}",
                 frame["reason"].as_str().unwrap_or("?")

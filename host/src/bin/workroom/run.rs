@@ -460,15 +460,25 @@ impl Chat {
                     _ => eprintln!("Booting the VM: {step}"),
                 }
             }
-            VmState::Running { accel, boot_ms } => {
+            VmState::Running {
+                accel,
+                boot_ms,
+                userland,
+                userland_error,
+            } => {
                 self.vm_running = true;
                 self.booting = false;
                 let turn = self.turn.is_some();
                 if let Some(r) = self.renderer() {
                     r.note(&format!(
-                        "VM ready ({accel}, booted in {})",
+                        "VM ready ({accel}, booted in {}, {userland} toolset)",
                         seconds(boot_ms)
                     ));
+                    if let Some(error) = userland_error {
+                        r.failure(&format!(
+                            "the full toolset did not start ({error}); shell commands use the minimal one"
+                        ));
+                    }
                     if turn {
                         r.screen.spin("thinking");
                     }
