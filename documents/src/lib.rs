@@ -1,6 +1,6 @@
 //! Reading the documents people keep in their folders: spreadsheets (xlsx, xls, ods through
 //! `calamine`; csv) as tables of display text, Word documents (docx) as headings, paragraphs,
-//! list items and tables, and PDFs as the text of their pages (`lopdf`; scanned pages have none). Used by the agent's `ReadDocument` tool and by the app's previews, so
+//! list items and tables, PowerPoint decks (pptx) slide by slide, and PDFs as the text of their pages (`lopdf`; scanned pages have none). Used by the agent's `ReadDocument` tool and by the app's previews, so
 //! both see a file the same way.
 //!
 //! Everything is bounded by [`Limits`]: a huge workbook costs its first rows, not its size.
@@ -19,6 +19,8 @@ pub enum ReadError {
     NotDocx(String),
     #[error("this PDF could not be read: {0}")]
     Pdf(String),
+    #[error("this is not a PowerPoint deck: {0}")]
+    NotPptx(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -227,17 +229,7 @@ pub fn parse_document_xml(xml: &str) -> Vec<DocBlock> {
             Ok(Event::Text(t)) if in_text => {
                 text.push_str(&t.xml10_content());
             }
-            Ok(Event::GeneralRef(r)) if in_text => {
-                let entity = r.into_inner().to_string();
-                text.push_str(match entity.as_str() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                });
-            }
+            Ok(Event::GeneralRef(r)) if in_text => push_entity(&mut text, &r.into_inner()),
             Ok(Event::End(e)) => match e.local_name().into_inner() {
                 "t" => in_text = false,
                 "p" => {
@@ -268,6 +260,173 @@ pub fn parse_document_xml(xml: &str) -> Vec<DocBlock> {
         }
     }
     blocks
+}
+
+/// The character an XML entity reference (`amp`, `lt`, …) stands for.
+fn push_entity(text: &mut String, name: &str) {
+    text.push_str(match name {
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "quot" => "\"",
+        "apos" => "'",
+        _ => "",
+    });
+}
+
+/// Most slides of a deck read.
+const MAX_SLIDES: usize = 500;
+
+/// The text of a PowerPoint deck, slide by slide in the deck's order: a heading per slide
+/// (`Slide 2: Costs`, from its title placeholder) followed by its other paragraphs.
+pub fn read_pptx(file: &Path) -> Result<Vec<DocBlock>, ReadError> {
+    let not_pptx = |why: String| ReadError::NotPptx(why);
+    let mut archive =
+        zip::ZipArchive::new(std::fs::File::open(file)?).map_err(|e| not_pptx(e.to_string()))?;
+    let mut read = |name: &str| -> Result<Option<String>, ReadError> {
+        let Ok(entry) = archive.by_name(name) else {
+            return Ok(None);
+        };
+        let mut xml = String::new();
+        entry.take(MAX_DOCX_XML).read_to_string(&mut xml)?;
+        Ok(Some(xml))
+    };
+    let presentation = read("ppt/presentation.xml")?
+        .ok_or_else(|| not_pptx("it has no ppt/presentation.xml".into()))?;
+    let rels = read("ppt/_rels/presentation.xml.rels")?.unwrap_or_default();
+    let mut blocks = Vec::new();
+    for (number, target) in slide_order(&presentation, &rels)
+        .into_iter()
+        .take(MAX_SLIDES)
+        .enumerate()
+    {
+        let Some(xml) = read(&format!(
+            "ppt/{}",
+            target.trim_start_matches('/').trim_start_matches("ppt/")
+        ))?
+        else {
+            continue;
+        };
+        let (title, paragraphs) = parse_slide_xml(&xml);
+        blocks.push(DocBlock::Heading {
+            level: 2,
+            text: match title {
+                Some(title) => format!("Slide {}: {title}", number + 1),
+                None => format!("Slide {}", number + 1),
+            },
+        });
+        blocks.extend(
+            paragraphs
+                .into_iter()
+                .map(|text| DocBlock::Paragraph { text }),
+        );
+    }
+    Ok(blocks)
+}
+
+/// The slides' part names (`slides/slide3.xml`) in the order `presentation.xml` lists them.
+fn slide_order(presentation: &str, rels: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let attribute = |e: &quick_xml::events::BytesStart<'_>, name: &str| {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.local_name().into_inner() == name)
+            .map(|a| a.value.to_string())
+    };
+    let mut targets = std::collections::HashMap::new();
+    let mut reader = quick_xml::Reader::from_str(rels);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e))
+                if e.local_name().into_inner() == "Relationship" =>
+            {
+                if let (Some(id), Some(target)) = (attribute(&e, "Id"), attribute(&e, "Target")) {
+                    targets.insert(id, target);
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    let mut order = Vec::new();
+    let mut reader = quick_xml::Reader::from_str(presentation);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) if e.local_name().into_inner() == "sldId" => {
+                // `r:id` names the relationship; the plain `id` is a number.
+                let relationship = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.prefix().is_some() && a.key.local_name().into_inner() == "id")
+                    .map(|a| a.value.to_string());
+                if let Some(target) = relationship.and_then(|rid| targets.get(&rid).cloned()) {
+                    order.push(target);
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    order
+}
+
+/// A slide's title (the text of its title placeholder) and its other paragraphs, in order.
+pub fn parse_slide_xml(xml: &str) -> (Option<String>, Vec<String>) {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut title, mut paragraphs) = (None::<String>, Vec::new());
+    let mut shape: Vec<String> = Vec::new();
+    let mut shape_is_title = false;
+    let mut text = String::new();
+    let mut in_text = false;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => match e.local_name().into_inner() {
+                "sp" => {
+                    shape.clear();
+                    shape_is_title = false;
+                }
+                // A title placeholder, or a shape named as PowerPoint names titles ("Title 1").
+                "ph" | "cNvPr" => {
+                    shape_is_title |=
+                        e.attributes()
+                            .flatten()
+                            .any(|a| match a.key.local_name().into_inner() {
+                                "type" => matches!(a.value.as_ref(), "title" | "ctrTitle"),
+                                "name" => a.value.starts_with("Title"),
+                                _ => false,
+                            });
+                }
+                "p" => text.clear(),
+                "t" => in_text = true,
+                "br" => text.push('\n'),
+                _ => {}
+            },
+            Ok(Event::Text(t)) if in_text => text.push_str(&t.xml10_content()),
+            Ok(Event::GeneralRef(r)) if in_text => push_entity(&mut text, &r.into_inner()),
+            Ok(Event::End(e)) => match e.local_name().into_inner() {
+                "t" => in_text = false,
+                "p" => {
+                    let line = std::mem::take(&mut text);
+                    if !line.trim().is_empty() {
+                        shape.push(line);
+                    }
+                }
+                "sp" => {
+                    if shape_is_title && title.is_none() {
+                        title = Some(shape.join(" "));
+                    } else {
+                        paragraphs.append(&mut shape);
+                    }
+                    shape.clear();
+                }
+                _ => {}
+            },
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    (title, paragraphs)
 }
 
 fn block(style: &str, text: String) -> DocBlock {
@@ -356,5 +515,57 @@ mod tests {
         let fake = dir.path().join("fake.xlsx");
         std::fs::write(&fake, "not a zip").unwrap();
         assert!(read_sheets(&fake, Limits::default()).is_err());
+    }
+
+    #[test]
+    fn a_deck_reads_slide_by_slide_in_the_decks_order() {
+        use std::io::Write as _;
+        let slide = |title: &str, body: &[&str]| {
+            let paragraphs: String = body
+                .iter()
+                .map(|t| format!("<a:p><a:r><a:t>{t}</a:t></a:r></a:p>"))
+                .collect();
+            format!(
+                r#"<p:sld xmlns:p="p" xmlns:a="a"><p:cSld><p:spTree>
+                <p:sp><p:nvSpPr><p:nvPr><p:ph type="title"/></p:nvPr></p:nvSpPr><p:txBody><a:p><a:r><a:t>{title}</a:t></a:r></a:p></p:txBody></p:sp>
+                <p:sp><p:nvSpPr><p:nvPr><p:ph idx="1"/></p:nvPr></p:nvSpPr><p:txBody>{paragraphs}</p:txBody></p:sp>
+                </p:spTree></p:cSld></p:sld>"#
+            )
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deck.pptx");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        // The deck shows slide2.xml first: its order comes from presentation.xml, not file names.
+        let parts = [
+            ("ppt/presentation.xml", r#"<p:presentation xmlns:p="p" xmlns:r="r"><p:sldIdLst><p:sldId id="256" r:id="rId3"/><p:sldId id="257" r:id="rId2"/></p:sldIdLst></p:presentation>"#.to_string()),
+            ("ppt/_rels/presentation.xml.rels", r#"<Relationships><Relationship Id="rId2" Target="slides/slide1.xml"/><Relationship Id="rId3" Target="slides/slide2.xml"/></Relationships>"#.to_string()),
+            ("ppt/slides/slide1.xml", slide("Costs &amp; totals", &["Rent 1200", "Food 300"])),
+            ("ppt/slides/slide2.xml", slide("Overview", &["Spending is down"])),
+        ];
+        for (name, xml) in parts {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(xml.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+        let heading = |text: &str| DocBlock::Heading {
+            level: 2,
+            text: text.into(),
+        };
+        let paragraph = |text: &str| DocBlock::Paragraph { text: text.into() };
+        assert_eq!(
+            read_pptx(&path).unwrap(),
+            vec![
+                heading("Slide 1: Overview"),
+                paragraph("Spending is down"),
+                heading("Slide 2: Costs & totals"),
+                paragraph("Rent 1200"),
+                paragraph("Food 300"),
+            ]
+        );
+        assert!(matches!(
+            read_pptx(dir.path().join("nope.pptx").as_path()),
+            Err(ReadError::Io(_))
+        ));
     }
 }

@@ -190,6 +190,14 @@ pub(crate) fn preview(file: &Path) -> CommandResult<FilePreview> {
             },
             Err(e) => unreadable("document", e.to_string()),
         },
+        "pptx" => match workroom_documents::read_pptx(file) {
+            Ok(blocks) => FilePreview::Document {
+                name,
+                blocks,
+                bytes,
+            },
+            Err(e) => unreadable("presentation", e.to_string()),
+        },
         "txt" | "md" | "markdown" | "json" | "log" | "yaml" | "yml" | "toml" | "xml" | "html" => {
             match read_text(file) {
                 Ok((text, truncated)) => FilePreview::Text {

@@ -337,5 +337,23 @@ mod tests {
         )
         .unwrap();
         assert!(rels.contains("Target=\"slides/slide2.xml\"") && rels.contains("theme/theme1.xml"));
+        // What ReadDocument and the app's preview make of it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deck.pptx");
+        std::fs::write(&path, build(Some("Deck"), &slides).unwrap()).unwrap();
+        let heading = |text: &str| workroom_documents::DocBlock::Heading {
+            level: 2,
+            text: text.into(),
+        };
+        assert_eq!(
+            workroom_documents::read_pptx(&path).unwrap(),
+            vec![
+                heading("Slide 1: Q1 & Q2"),
+                workroom_documents::DocBlock::Paragraph {
+                    text: "<fast>".into()
+                },
+                heading("Slide 2: End"),
+            ]
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! `ReadDocument`: the content of a spreadsheet (xlsx, xls, ods, csv) or a Word document (docx)
-//! as Markdown, through the same reader as the app's previews (`workroom-documents`). `Read` sees
+//! `ReadDocument`: the content of a spreadsheet (xlsx, xls, ods, csv), a Word document (docx), a
+//! PowerPoint deck (pptx) or a PDF as Markdown, through the same reader as the app's previews (`workroom-documents`). `Read` sees
 //! these files as binary; this is how the agent reads what the person gave it.
 
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use crate::tools::paths;
 pub const NAME: &str = "ReadDocument";
 
 pub fn description() -> &'static str {
-    "Read a spreadsheet (.xlsx, .xls, .ods, .csv), a Word document (.docx) or a PDF in the folders, as Markdown: each sheet as a table (formulas without a stored value show as formulas), a document as headings, paragraphs, lists and tables, a PDF as the text of each page (max_rows is then the number of pages, default 50; scanned pages have no text). For plain text use Read."
+    "Read a spreadsheet (.xlsx, .xls, .ods, .csv), a Word document (.docx), a PowerPoint deck (.pptx) or a PDF in the folders, as Markdown: each sheet as a table (formulas without a stored value show as formulas), a document as headings, paragraphs, lists and tables, a deck slide by slide, a PDF as the text of each page (max_rows is then the number of pages, default 50; scanned pages have no text). For plain text use Read."
 }
 
 pub fn input_schema() -> Value {
@@ -133,6 +133,11 @@ fn read(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, String> {
                 .map_err(|e| format!("{shown} could not be read: {e}"))?;
             (document_markdown(&blocks), json!({"type": "document", "filePath": shown, "blocks": blocks}))
         }
+        "pptx" => {
+            let blocks = workroom_documents::read_pptx(&path)
+                .map_err(|e| format!("{shown} could not be read: {e}"))?;
+            (document_markdown(&blocks), json!({"type": "presentation", "filePath": shown, "blocks": blocks}))
+        }
         "pdf" => {
             let max = args.max_rows.unwrap_or(50).clamp(1, 500);
             let (pages, count) = workroom_documents::read_pdf(&path, max)
@@ -152,7 +157,7 @@ fn read(ctx: &ToolContext, args: &Args) -> Result<ToolOutput, String> {
         }
         other => {
             return Err(format!(
-                "ReadDocument reads .xlsx, .xls, .ods, .csv, .docx and .pdf, not .{other}; use Read for text."
+                "ReadDocument reads .xlsx, .xls, .ods, .csv, .docx, .pptx and .pdf, not .{other}; use Read for text."
             ))
         }
     };
