@@ -295,11 +295,22 @@ pub fn read_pptx(file: &Path) -> Result<Vec<DocBlock>, ReadError> {
         .ok_or_else(|| not_pptx("it has no ppt/presentation.xml".into()))?;
     let rels = read("ppt/_rels/presentation.xml.rels")?.unwrap_or_default();
     let mut blocks = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    // One budget for the whole deck: a slide listed many times, or many huge slides, cost their
+    // first MAX_DOCX_XML bytes together, not each.
+    let mut budget = MAX_DOCX_XML as usize;
     for (number, target) in slide_order(&presentation, &rels)
         .into_iter()
+        .filter(|t| seen.insert(t.clone()))
         .take(MAX_SLIDES)
         .enumerate()
     {
+        if budget == 0 {
+            blocks.push(DocBlock::Paragraph {
+                text: "(the rest of the deck is too large to read)".into(),
+            });
+            break;
+        }
         let Some(xml) = read(&format!(
             "ppt/{}",
             target.trim_start_matches('/').trim_start_matches("ppt/")
@@ -307,6 +318,7 @@ pub fn read_pptx(file: &Path) -> Result<Vec<DocBlock>, ReadError> {
         else {
             continue;
         };
+        budget = budget.saturating_sub(xml.len());
         let (title, paragraphs) = parse_slide_xml(&xml);
         blocks.push(DocBlock::Heading {
             level: 2,

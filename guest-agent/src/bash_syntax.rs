@@ -78,7 +78,6 @@ const READ_ONLY_PROGRAMS: &[&str] = &[
     "fgrep",
     "rg",
     "stat",
-    "file",
     "du",
     "df",
     "which",
@@ -87,8 +86,6 @@ const READ_ONLY_PROGRAMS: &[&str] = &[
     "date",
     "uname",
     "tree",
-    "sort",
-    "uniq",
     "cut",
     "tr",
     "diff",
@@ -120,21 +117,39 @@ const READ_ONLY_PROGRAMS: &[&str] = &[
     "sleep",
 ];
 
-/// `git` sub-commands that only read.
+/// `git` sub-commands that only read (given none of [`GIT_WRITING_OPTIONS`]).
 const READ_ONLY_GIT: &[&str] = &[
     "status",
     "log",
     "diff",
     "show",
-    "branch",
     "rev-parse",
     "ls-files",
     "blame",
     "describe",
-    "remote",
-    "tag",
     "shortlog",
     "grep",
+];
+
+/// `git` sub-commands that only list when given nothing but these options (with a name they
+/// create, rename or delete).
+const LISTING_GIT: &[(&str, &[&str])] = &[
+    (
+        "branch",
+        &["-a", "-r", "-v", "-vv", "--list", "-l", "--all"],
+    ),
+    ("tag", &["-l", "--list"]),
+    ("remote", &["-v", "--verbose"]),
+];
+
+/// Options that make a reading `git` command write a file (`--output`) or run a program
+/// (`git grep -O<cmd>`, external diff and text-conversion drivers).
+const GIT_WRITING_OPTIONS: &[&str] = &[
+    "--output",
+    "-O",
+    "--open-files-in-pager",
+    "--ext-diff",
+    "--textconv",
 ];
 
 /// Whether a single (already split) command, or a whole compound command, can only read.
@@ -161,13 +176,80 @@ fn part_is_read_only(part: &str) -> bool {
                     | "-ok"
                     | "-okdir"
                     | "-fprint"
+                    | "-fprint0"
                     | "-fprintf"
                     | "-fls"
             )
         }),
-        "git" => words.get(1).is_some_and(|sub| READ_ONLY_GIT.contains(sub)),
-        "sed" => words.contains(&"-n") && !words.iter().any(|w| w.starts_with("-i")),
+        "git" => git_is_read_only(&words[1..]),
+        "sed" => sed_is_read_only(&words[1..]),
+        // `-o` writes its output to a file; a compression program is run.
+        "sort" => !words[1..].iter().any(|w| {
+            w.starts_with("-o") || w.starts_with("--output") || w.starts_with("--compress-program")
+        }),
+        // A second operand is the file `uniq` writes.
+        "uniq" => words[1..].iter().filter(|w| !w.starts_with('-')).count() <= 1,
+        // `-C` compiles a magic file next to the input.
+        "file" => !words[1..]
+            .iter()
+            .any(|w| *w == "-C" || w.starts_with("--compile")),
         program => READ_ONLY_PROGRAMS.contains(&program),
+    }
+}
+
+fn git_is_read_only(args: &[&str]) -> bool {
+    let Some((sub, rest)) = args.split_first() else {
+        return false;
+    };
+    if rest
+        .iter()
+        .any(|w| GIT_WRITING_OPTIONS.iter().any(|o| w.starts_with(o)))
+    {
+        return false;
+    }
+    if READ_ONLY_GIT.contains(sub) {
+        return true;
+    }
+    LISTING_GIT
+        .iter()
+        .find(|(name, _)| name == sub)
+        .is_some_and(|(_, allowed)| rest.iter().all(|w| allowed.contains(w)))
+}
+
+/// `sed -n` whose script only prints: addresses (`12`, `$`, `/re/`, ranges) followed by `p` or
+/// `=`, separated by `;`. GNU sed's `e` runs a command and `w`/`W` write files, so anything else
+/// asks.
+fn sed_is_read_only(args: &[&str]) -> bool {
+    if !args.contains(&"-n")
+        || args
+            .iter()
+            .any(|w| w.starts_with("-i") || w.starts_with("--in-place"))
+    {
+        return false;
+    }
+    let Some(script) = args.iter().find(|w| !w.starts_with('-')) else {
+        return false;
+    };
+    let script = script.trim_matches(|c| c == '\'' || c == '"');
+    !script.is_empty() && script.split(';').all(|command| prints_only(command.trim()))
+}
+
+fn prints_only(command: &str) -> bool {
+    let Some(rest) = command.strip_suffix(['p', '=']) else {
+        return false;
+    };
+    let address = |a: &str| {
+        a.is_empty()
+            || a == "$"
+            || a.bytes().all(|b| b.is_ascii_digit())
+            || (a.len() >= 2
+                && a.starts_with('/')
+                && a.ends_with('/')
+                && !a[1..a.len() - 1].contains('/'))
+    };
+    match rest.split_once(',') {
+        Some((from, to)) => address(from) && address(to) && !from.is_empty() && !to.is_empty(),
+        None => address(rest),
     }
 }
 
@@ -249,6 +331,47 @@ mod tests {
         assert!(!is_read_only("sed -i s/a/b/ f"));
         assert!(is_read_only("echo '>' literal"));
         assert!(!is_read_only(""));
+    }
+
+    #[test]
+    fn the_full_toolsets_programs_that_can_write_or_run_are_not_read_only() {
+        for reading in [
+            "git log --oneline -5",
+            "git diff HEAD~1",
+            "git branch",
+            "git branch -a",
+            "git tag --list",
+            "git remote -v",
+            "git grep -n TODO",
+            "sed -n '1,20p' notes.txt",
+            "sed -n '/start/,/end/p' f",
+            "sed -n $= f",
+            "sort -u names.txt",
+            "uniq -c counts.txt",
+            "file report.pdf",
+        ] {
+            assert!(is_read_only(reading), "{reading}");
+        }
+        for writing in [
+            "git grep -Osh x",
+            "git grep --open-files-in-pager=sh x",
+            "git log --output=out.txt",
+            "git diff --ext-diff",
+            "git branch new-feature",
+            "git tag v1",
+            "git remote add origin x",
+            "git -c core.pager=sh log",
+            "sed -n '1e rm -rf x' f",
+            "sed -n 'w out' f",
+            "sed -n '1,5p;w out' f",
+            "sort -o out.txt in.txt",
+            "sort --compress-program=sh big",
+            "uniq in.txt out.txt",
+            "file -C -m magic",
+            "find . -fprint0 out",
+        ] {
+            assert!(!is_read_only(writing), "{writing}");
+        }
     }
 
     #[test]

@@ -67,8 +67,13 @@ pub fn built_in_dir(name: &str) -> PathBuf {
 
 /// Writes the helper files of built-in skill `name` (executable) and returns its folder; `None`
 /// for a skill that is not built in or has no files.
+///
+/// The folder is in the shared temporary directory, where a shell command could have put links:
+/// every directory on the way must be a real one (not a link), and each file is created afresh
+/// without following a link, so loading a skill can never write through one into a person's files.
 pub fn materialize_built_in(name: &str) -> std::io::Result<Option<PathBuf>> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let Some(built_in) = BUILT_IN
         .iter()
         .find(|b| parse(b.skill_md, None).is_some_and(|s| s.name == name))
@@ -79,15 +84,50 @@ pub fn materialize_built_in(name: &str) -> std::io::Result<Option<PathBuf>> {
     let dir = built_in_dir(name);
     for (rel, contents) in built_in.files {
         let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+        let mut walked = std::env::temp_dir();
+        let inside = path.strip_prefix(&walked).unwrap_or(&path).to_path_buf();
+        let parents: Vec<_> = inside
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.components())
+            .collect();
+        for part in parents {
+            walked.push(part);
+            real_dir(&walked)?;
         }
-        if std::fs::read(&path).ok().as_deref() != Some(contents.as_bytes()) {
-            std::fs::write(&path, contents)?;
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(std::io::Error::other(format!(
+                    "{} is a directory",
+                    path.display()
+                )))
+            }
+            Ok(_) => std::fs::remove_file(&path)?,
+            Err(_) => {}
         }
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o755)
+            .open(&path)?;
+        file.write_all(contents.as_bytes())?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(Some(dir))
+}
+
+/// `path` is a directory and not a link to one; created when missing.
+fn real_dir(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(std::io::Error::other(format!(
+            "{} is not a directory (a link?)",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(path),
+        Err(e) => Err(e),
+    }
 }
 
 /// Largest `SKILL.md` read from a folder.
@@ -184,5 +224,28 @@ mod tests {
             0o111
         );
         assert!(materialize_built_in("nope").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_planted_link_is_replaced_not_written_through() {
+        let victim = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(victim.path(), "the person's file").unwrap();
+        let dir = built_in_dir("docx").join("scripts");
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("to_pdf.sh");
+        let _ = std::fs::remove_file(&script);
+        std::os::unix::fs::symlink(victim.path(), &script).unwrap();
+        materialize_built_in("docx").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(victim.path()).unwrap(),
+            "the person's file"
+        );
+        assert!(!std::fs::symlink_metadata(&script)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(std::fs::read_to_string(&script)
+            .unwrap()
+            .contains("soffice"));
     }
 }

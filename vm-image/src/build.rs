@@ -498,12 +498,18 @@ pub fn install(out_dir: &Path, dir: &Path, files: &[(&str, &[u8])]) -> Result<()
             .and_then(|f| f.sync_all())
             .io_context(|| format!("cannot sync {}", path.display()))?;
     }
-    replace_dir(out_dir, &staging.keep(), dir)
+    replace_dir(out_dir, &staging.keep(), dir, false).map(|_| ())
 }
 
 /// Moves the finished directory `staged` (in `out_dir`) to `dir`, replacing what was there: the
-/// old one is moved aside first and deleted last, so `dir` is always whole or absent.
-pub fn replace_dir(out_dir: &Path, staged: &Path, dir: &Path) -> Result<()> {
+/// old one is moved aside first and deleted last (or, with `keep_old`, left aside and returned, for
+/// trees that running VMs may still be serving), so `dir` is always whole or absent.
+pub fn replace_dir(
+    out_dir: &Path,
+    staged: &Path,
+    dir: &Path,
+    keep_old: bool,
+) -> Result<Option<PathBuf>> {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -530,11 +536,15 @@ pub fn replace_dir(out_dir: &Path, staged: &Path, dir: &Path) -> Result<()> {
             source: e,
         });
     }
-    if let Some(old) = old {
-        std::fs::remove_dir_all(&old)
-            .io_context(|| format!("cannot remove the previous {}", old.display()))?;
+    match old {
+        Some(old) if keep_old => Ok(Some(old)),
+        Some(old) => {
+            std::fs::remove_dir_all(&old)
+                .io_context(|| format!("cannot remove the previous {}", old.display()))?;
+            Ok(None)
+        }
+        None => Ok(None),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -52,8 +52,16 @@ fn assemble(lower: &str) -> io::Result<String> {
     }
     let step = |what: &str, e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
     let nosuid = libc::MS_NOSUID | libc::MS_NODEV;
-    system::mount("tmpfs", OVERLAY_RW, "tmpfs", nosuid, Some("mode=0755"))
-        .map_err(|e| step("overlay tmpfs", e))?;
+    // A quarter of the guest's memory at most: /tmp has its own tmpfs, and what a command installs
+    // must not starve the agent.
+    system::mount(
+        "tmpfs",
+        OVERLAY_RW,
+        "tmpfs",
+        nosuid,
+        Some("mode=0755,size=25%"),
+    )
+    .map_err(|e| step("overlay tmpfs", e))?;
     let (upper, work) = (format!("{OVERLAY_RW}/upper"), format!("{OVERLAY_RW}/work"));
     std::fs::create_dir_all(&upper)?;
     std::fs::create_dir_all(&work)?;

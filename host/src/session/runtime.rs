@@ -393,7 +393,7 @@ impl Runtime {
             .open_session(
                 &self.record.id,
                 &cwd,
-                self.agent_args(&agent_state, connectors.agent_config()),
+                self.agent_args(&settings, &agent_state, connectors.agent_config()),
                 Map::new(),
             )
             .await
@@ -406,7 +406,12 @@ impl Runtime {
         } else {
             "minimal"
         };
-        let userland_error = hello.userland_error.clone();
+        // An image from before the full toolset ignores the request and says nothing about it.
+        let userland_error = hello.userland_error.clone().or_else(|| {
+            (settings.full_userland && hello.shell_root.is_none()).then(|| {
+                "the guest image is too old for the full toolset; rebuild it (workroom image build, or prepare it again in the app)".to_string()
+            })
+        });
         if let Some(error) = &userland_error {
             tracing::warn!(%error, "the full userland did not come up; shell commands use busybox");
         }
@@ -448,8 +453,12 @@ impl Runtime {
 
     /// The agent's command line: permission prompts come to us, stored rules apply, and a known
     /// conversation is resumed from the agent's own state (kept on the host, shared into the guest).
-    fn agent_args(&self, agent_state: &Path, mcp_config: Option<String>) -> Vec<String> {
-        let settings = &self.host.settings;
+    fn agent_args(
+        &self,
+        settings: &crate::settings::Settings,
+        agent_state: &Path,
+        mcp_config: Option<String>,
+    ) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "--permission-prompt-tool".into(),
             "stdio".into(),

@@ -212,7 +212,18 @@ pub(crate) fn preview(file: &Path) -> CommandResult<FilePreview> {
         // The file itself for the page to draw, with the text of the first pages as a fallback;
         // a large one shows only its text.
         "pdf" if bytes <= MAX_PDF_BYTES => {
-            let data = std::fs::read(file).map_err(|e| CommandError::unknown(e.to_string()))?;
+            // Read at most the budget: the file may have grown since its size was taken.
+            let mut data = Vec::new();
+            let read = std::fs::File::open(file)
+                .and_then(|f| f.take(MAX_PDF_BYTES + 1).read_to_end(&mut data));
+            if let Err(e) = read {
+                return Ok(unreadable("PDF", e.to_string()));
+            }
+            if data.len() as u64 > MAX_PDF_BYTES {
+                return Ok(unsupported(
+                    "This PDF grew too large to preview while it was read.".into(),
+                ));
+            }
             let (pages, page_count) = workroom_documents::read_pdf(file, 20)
                 .unwrap_or_else(|e| (vec![format!("(the text could not be read: {e})")], 0));
             let encoded = base64::engine::general_purpose::STANDARD.encode(data);

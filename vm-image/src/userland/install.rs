@@ -232,6 +232,8 @@ pub fn resolve_dir(root: &Path, rel: &Path) -> io::Result<PathBuf> {
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir(&full)?;
+                // Explicitly, so the tree (and its hash) does not depend on the builder's umask.
+                fs::set_permissions(&full, fs::Permissions::from_mode(0o755))?;
                 current = candidate;
             }
             Err(e) => return Err(e),
@@ -287,6 +289,12 @@ impl Installer {
         for dir in MERGED {
             fs::create_dir_all(root.join("usr").join(dir)).map_err(io)?;
             symlink(format!("usr/{dir}"), root.join(dir)).map_err(io)?;
+        }
+        for dir in [root.to_path_buf(), root.join("usr")]
+            .into_iter()
+            .chain(MERGED.iter().map(|d| root.join("usr").join(d)))
+        {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).map_err(io)?;
         }
         Ok(Installer {
             root: root.to_path_buf(),
@@ -356,12 +364,15 @@ impl Installer {
     /// A hard link within the package (git's hundred commands are one file).
     fn hard_link(&self, rel: &Path, target: &str) -> io::Result<()> {
         let Some(source_rel) = guest_path(target) else {
-            return Ok(());
+            return Err(io::Error::other(format!(
+                "it is a hard link to {target}, which is left out"
+            )));
         };
         let source = resolve_dir(&self.root, source_rel.parent().unwrap_or(Path::new("")))?
             .join(source_rel.file_name().unwrap_or_default());
         let dest = place(&self.root, rel)?;
-        fs::hard_link(&source, &dest).or_else(|_| fs::copy(&source, &dest).map(|_| ()))
+        // link(2) never follows a symbolic link at `source`; a copy would, so there is none.
+        fs::hard_link(&source, &dest)
     }
 
     /// Whether a guest path names something in the root.
@@ -386,15 +397,23 @@ impl Installer {
             let Some(name) = member.enclosed_name() else {
                 return Err(bad(format!("unsafe member name {:?}", member.name())));
             };
+            if name
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_)))
+            {
+                return Err(bad(format!("unsafe member name {:?}", member.name())));
+            }
             let name = name.to_string_lossy().into_owned();
-            // `<dist>.data/purelib|platlib/...` install like the top level; other data (scripts,
-            // headers) is not needed to import the library.
-            let rel = match name.split_once(".data/") {
-                Some((_, rest)) => match rest.split_once('/') {
+            // `<dist>.data/purelib|platlib/...` (first component only) install like the top level;
+            // other data (scripts, headers) is not needed to import the library.
+            let (first, inner) = name.split_once('/').unwrap_or((name.as_str(), ""));
+            let rel = if first.ends_with(".data") {
+                match inner.split_once('/') {
                     Some(("purelib" | "platlib", inner)) => inner.to_string(),
                     _ => continue,
-                },
-                None => name,
+                }
+            } else {
+                name.clone()
             };
             let mode = member.unix_mode().unwrap_or(0o644);
             let dest_rel = Path::new(DIST_PACKAGES).join(&rel);
@@ -438,6 +457,9 @@ impl Installer {
             let from = resolve_dir(root, source_rel.parent().unwrap_or(Path::new("")))
                 .map(|dir| dir.join(source_rel.file_name().unwrap_or_default()));
             from.and_then(|from| {
+                if !fs::symlink_metadata(&from)?.is_file() {
+                    return Err(io::Error::other(format!("{source} is not a regular file")));
+                }
                 let data = fs::read(&from)?;
                 place(root, &dest_rel).and_then(|to| write_file(&to, &data[..], 0o644, 0))
             })
@@ -461,8 +483,9 @@ impl Installer {
                 .and_then(|dest| write_file(&dest, text.as_bytes(), 0o644, 0))
                 .map_err(io(format!("write /{file}")))?;
         }
-        let bundle = ca_bundle(&root.join("usr/share/ca-certificates"))
-            .map_err(io("read the CA certificates".into()))?;
+        let certificates = resolve_dir(root, Path::new("usr/share/ca-certificates"))
+            .map_err(io("find the CA certificates".into()))?;
+        let bundle = ca_bundle(&certificates).map_err(io("read the CA certificates".into()))?;
         if !bundle.is_empty() {
             place(root, Path::new("etc/ssl/certs/ca-certificates.crt"))
                 .and_then(|dest| write_file(&dest, &bundle[..], 0o644, 0))
@@ -482,10 +505,14 @@ fn ca_bundle(dir: &Path) -> io::Result<Vec<u8>> {
             continue;
         };
         for entry in entries {
-            let path = entry?.path();
-            if path.is_dir() {
+            let entry = entry?;
+            // file_type() does not follow links: a linked certificate or folder is not read, so
+            // nothing outside the root can end up in the bundle.
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "crt") {
+            } else if kind.is_file() && path.extension().is_some_and(|e| e == "crt") {
                 files.push(path);
             }
         }

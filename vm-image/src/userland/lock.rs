@@ -111,15 +111,14 @@ pub fn generate(fetcher: &Fetcher) -> Result<Lock> {
             size: e.size,
             sha256: e.sha256,
         };
-        let debs: Vec<LockedDeb> = universe
+        let base = universe
             .closure(PACKAGES, EXCLUDED)
-            .map_err(|e| Error::Userland(format!("{arch}: {e}")))?
-            .into_iter()
-            .map(locked)
-            .collect();
-        let with_office: Vec<&str> = PACKAGES.iter().chain(OFFICE_PACKAGES).copied().collect();
+            .map_err(|e| Error::Userland(format!("{arch}: {e}")))?;
+        let debs: Vec<LockedDeb> = base.iter().cloned().map(locked).collect();
+        // Seeded with the base, so LibreOffice never brings a second choice for a dependency the
+        // base already satisfies.
         let office = universe
-            .closure(&with_office, EXCLUDED)
+            .closure_over(&base, OFFICE_PACKAGES, EXCLUDED)
             .map_err(|e| Error::Userland(format!("{arch} with LibreOffice: {e}")))?
             .into_iter()
             .filter(|e| !debs.iter().any(|d| d.package == e.package))

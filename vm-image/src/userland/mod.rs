@@ -109,6 +109,10 @@ pub struct UserlandManifest {
     pub size_bytes: u64,
     /// SHA-256 over every entry's path, kind, mode and contents or target, in path order.
     pub tree_sha256: String,
+    /// Locked packages that had left the archive, as `name old-version -> new-version`: the tree
+    /// is then not the lock's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<String>,
 }
 
 /// What to build.
@@ -161,6 +165,7 @@ pub fn build(opts: &UserlandOptions) -> Result<(PathBuf, UserlandManifest)> {
     // Debian drops superseded versions from the pool at point releases; then the current package
     // of the same name is taken from the suite's index (fetched once), with a warning.
     let mut current: Option<HashMap<String, crate::index::IndexEntry>> = None;
+    let mut replaced = Vec::new();
     for deb in wanted.iter().copied() {
         download.report(
             format!("Downloading {} ({} packages)", deb.package, wanted.len()),
@@ -191,6 +196,10 @@ pub fn build(opts: &UserlandOptions) -> Result<(PathBuf, UserlandManifest)> {
                     "warning: {url} is gone; using {} {} (update vm-image/userland.lock.json)",
                     entry.package, entry.version
                 );
+                replaced.push(format!(
+                    "{} {} -> {}",
+                    deb.package, deb.version, entry.version
+                ));
                 let new_url = format!("{}{}", lock.archive, entry.filename);
                 fetcher.download_cached(&new_url, &entry.sha256, Some(entry.size))?
             }
@@ -211,6 +220,7 @@ pub fn build(opts: &UserlandOptions) -> Result<(PathBuf, UserlandManifest)> {
 
     fs::create_dir_all(&opts.out_dir)
         .io_context(|| format!("cannot create {}", opts.out_dir.display()))?;
+    remove_old_trees(&opts.out_dir, opts.arch);
     let dir = userland_dir(&opts.out_dir, opts.arch);
     let staging = tempfile::Builder::new()
         .prefix(&format!(".userland-{}.partial-", opts.arch))
@@ -239,14 +249,48 @@ pub fn build(opts: &UserlandOptions) -> Result<(PathBuf, UserlandManifest)> {
         entries: entries_count,
         size_bytes,
         tree_sha256,
+        replaced,
     };
     let json = serde_json::to_string_pretty(&manifest)
         .map_err(|e| Error::Userland(format!("cannot write the manifest: {e}")))?;
     fs::write(staging.path().join("manifest.json"), json + "\n")
         .io_context(|| "cannot write the userland manifest".to_string())?;
-    crate::build::replace_dir(&opts.out_dir, &staging.keep(), &dir)?;
+    // The tree it replaces stays aside: running VMs keep serving it until they stop (a day is
+    // far longer than an idle VM lives), and a build after that removes it.
+    if let Some(old) = crate::build::replace_dir(&opts.out_dir, &staging.keep(), &dir, true)? {
+        eprintln!(
+            "the previous userland stays in {} while VMs may use it; a build a day later removes it",
+            old.display()
+        );
+    }
     opts.progress.report("The full toolset is ready", 1.0);
     Ok((dir, manifest))
+}
+
+/// Removes trees earlier builds set aside (`.userland-<arch>.old-*`) that are over a day old, and
+/// half-built ones (`.userland-<arch>.partial-*`) of the same age (a crashed build).
+fn remove_old_trees(out_dir: &Path, arch: Arch) {
+    let prefixes = [
+        format!(".userland-{}.old-", arch.name()),
+        format!(".userland-{}.partial-", arch.name()),
+    ];
+    let Ok(entries) = fs::read_dir(out_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let old_enough = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(24 * 3600));
+        if prefixes.iter().any(|p| name.starts_with(p)) && old_enough {
+            if let Err(e) = fs::remove_dir_all(entry.path()) {
+                eprintln!("warning: cannot remove {}: {e}", entry.path().display());
+            }
+        }
+    }
 }
 
 /// (entries, bytes of unique file contents, SHA-256 of the tree) under `root`.

@@ -65,8 +65,26 @@ impl Universe {
     /// The packages `wanted` needs, `wanted` included, sorted by name. Names in `excluded` are never
     /// chosen: a dependency only they could satisfy is an error.
     pub fn closure(&self, wanted: &[&str], excluded: &[&str]) -> Result<Vec<IndexEntry>, String> {
-        let mut chosen: BTreeSet<String> = BTreeSet::new();
-        let mut provided: BTreeSet<String> = BTreeSet::new();
+        self.closure_over(&[], wanted, excluded)
+    }
+
+    /// Like [`Universe::closure`], on top of packages already chosen (`base`, complete in
+    /// itself): their choices stand, so an addition never brings a second package for a
+    /// dependency `base` already satisfied. The result includes `base`.
+    pub fn closure_over(
+        &self,
+        base: &[IndexEntry],
+        wanted: &[&str],
+        excluded: &[&str],
+    ) -> Result<Vec<IndexEntry>, String> {
+        let mut chosen: BTreeSet<String> = base.iter().map(|e| e.package.clone()).collect();
+        let mut provided: BTreeSet<String> = base
+            .iter()
+            .flat_map(|e| e.provides.split(','))
+            .map(relation_name)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
         let mut queue: VecDeque<String> = VecDeque::new();
         let choose = |name: &str,
                       chosen: &mut BTreeSet<String>,
@@ -187,6 +205,21 @@ mod tests {
             vec!["app", "debconf", "gawk", "libc", "needs-gawk"]
         );
         assert!(universe.closure(&["nope"], &[]).is_err());
+        // On top of a base that chose cdebconf, an addition needing debconf-2.0 keeps it.
+        let base = universe.closure(&["app"], &[]).unwrap();
+        let more = Universe::new([
+            entry("app", "libc, awk | mawk, debconf-2.0", ""),
+            entry("libc", "", ""),
+            entry("gawk", "libc", "awk"),
+            entry("mawk", "", ""),
+            entry("cdebconf", "", "debconf-2.0"),
+            entry("debconf", "", "debconf-2.0"),
+            entry("office", "debconf | debconf-2.0", ""),
+        ]);
+        assert_eq!(
+            names(more.closure_over(&base, &["office"], &[]).unwrap()),
+            vec!["app", "cdebconf", "gawk", "libc", "office"]
+        );
         let err = universe
             .closure(&["app"], &["cdebconf", "debconf"])
             .unwrap_err();
