@@ -96,13 +96,19 @@ pub enum UserlandState {
     Missing,
 }
 
+/// The builder's name for a VM architecture.
+impl From<Arch> for workroom_image::Arch {
+    fn from(arch: Arch) -> Self {
+        match arch {
+            Arch::X86_64 => workroom_image::Arch::X86_64,
+            Arch::Aarch64 => workroom_image::Arch::Aarch64,
+        }
+    }
+}
+
 /// The full userland for `arch` in the images directory.
 pub fn userland(images: &Path, arch: Arch) -> UserlandState {
-    let image_arch = match arch {
-        Arch::X86_64 => workroom_image::Arch::X86_64,
-        Arch::Aarch64 => workroom_image::Arch::Aarch64,
-    };
-    let dir = workroom_image::userland::userland_dir(images, image_arch);
+    let dir = workroom_image::userland::userland_dir(images, arch.into());
     let root = dir.join("root");
     match workroom_image::userland::read_manifest(&dir) {
         Some(manifest) if root.join("usr/bin/bash").exists() => UserlandState::Ready {

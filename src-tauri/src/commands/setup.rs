@@ -72,6 +72,17 @@ pub struct SystemCheck {
     pub fix: Option<String>,
 }
 
+/// A builder's progress, sent to the page over `channel`.
+fn progress_to(channel: Channel<ImageProgress>) -> workroom_image::progress::ProgressSink {
+    workroom_image::progress::ProgressSink::new(move |p| {
+        // A closed page stops listening; the build goes on and the next window finds the result.
+        let _ = channel.send(ImageProgress {
+            step: p.step,
+            fraction: Some(p.fraction),
+        });
+    })
+}
+
 fn image_status_of(images: &Path) -> ImageStatus {
     let arch = Arch::default();
     match image::locate(images, arch) {
@@ -123,23 +134,14 @@ pub async fn prepare_image<R: tauri::Runtime>(
     state: State<'_, AppState>,
     on_progress: Channel<ImageProgress>,
 ) -> CommandResult<ImageStatus> {
-    let progress = workroom_image::progress::ProgressSink::new(move |p| {
-        // A closed page stops listening; the build goes on and the next window finds the image.
-        let _ = on_progress.send(ImageProgress {
-            step: p.step,
-            fraction: Some(p.fraction),
-        });
-    });
+    let progress = progress_to(on_progress);
     // A second window waits for the first build, then finds the image ready.
     let _building = state.image_build.lock().await;
     if let status @ ImageStatus::Ready { .. } = image_status_of(state.images()) {
         progress.report("The guest image is ready", 1.0);
         return Ok(status);
     }
-    let arch = match Arch::default() {
-        Arch::X86_64 => workroom_image::Arch::X86_64,
-        Arch::Aarch64 => workroom_image::Arch::Aarch64,
-    };
+    let arch = Arch::default().into();
     let bundled_agent = app
         .path()
         .resolve(BUNDLED_AGENT, BaseDirectory::Resource)
@@ -221,12 +223,7 @@ pub async fn prepare_userland(
     on_progress: Channel<ImageProgress>,
 ) -> CommandResult<UserlandStatus> {
     let office = office.unwrap_or(false);
-    let progress = workroom_image::progress::ProgressSink::new(move |p| {
-        let _ = on_progress.send(ImageProgress {
-            step: p.step,
-            fraction: Some(p.fraction),
-        });
-    });
+    let progress = progress_to(on_progress);
     // One build at a time (the image and the userland share the download cache).
     let _building = state.image_build.lock().await;
     let status = userland_status_of(state.images());
@@ -235,10 +232,7 @@ pub async fn prepare_userland(
         return Ok(status);
     }
     let options = workroom_image::userland::UserlandOptions {
-        arch: match Arch::default() {
-            Arch::X86_64 => workroom_image::Arch::X86_64,
-            Arch::Aarch64 => workroom_image::Arch::Aarch64,
-        },
+        arch: Arch::default().into(),
         out_dir: state.images().to_path_buf(),
         cache_dir: workroom_image::default_cache_dir(workroom_image::process_env)
             .map_err(|e| CommandError::unknown(e.to_string()))?,

@@ -16,10 +16,7 @@ fn image_arch(arch: Option<ImageArch>) -> workroom_image::Arch {
     match arch {
         Some(ImageArch::X86_64) => workroom_image::Arch::X86_64,
         Some(ImageArch::Aarch64) => workroom_image::Arch::Aarch64,
-        None => match workroom_host::vm::Arch::default() {
-            workroom_host::vm::Arch::X86_64 => workroom_image::Arch::X86_64,
-            workroom_host::vm::Arch::Aarch64 => workroom_image::Arch::Aarch64,
-        },
+        None => workroom_host::vm::Arch::default().into(),
     }
 }
 
