@@ -242,11 +242,17 @@ pub fn resolve_dir(root: &Path, rel: &Path) -> io::Result<PathBuf> {
     Ok(root.join(current))
 }
 
-/// Where the entry at `rel` goes: its resolved parent plus its name, with whatever was there
-/// (a file or a link, never a directory) removed.
-fn place(root: &Path, rel: &Path) -> io::Result<PathBuf> {
+/// The entry `rel` names inside `root`: its parent resolved as [`resolve_dir`] does (created when
+/// missing), plus its own name, which is not followed.
+fn resolve_entry(root: &Path, rel: &Path) -> io::Result<PathBuf> {
     let parent = resolve_dir(root, rel.parent().unwrap_or(Path::new("")))?;
-    let dest = parent.join(rel.file_name().unwrap_or_default());
+    Ok(parent.join(rel.file_name().unwrap_or_default()))
+}
+
+/// Where the entry at `rel` goes: [`resolve_entry`], with whatever was there (a file or a link,
+/// never a directory) removed.
+fn place(root: &Path, rel: &Path) -> io::Result<PathBuf> {
+    let dest = resolve_entry(root, rel)?;
     match fs::symlink_metadata(&dest) {
         Ok(meta) if meta.is_dir() => {
             return Err(io::Error::other(format!(
@@ -368,8 +374,7 @@ impl Installer {
                 "it is a hard link to {target}, which is left out"
             )));
         };
-        let source = resolve_dir(&self.root, source_rel.parent().unwrap_or(Path::new("")))?
-            .join(source_rel.file_name().unwrap_or_default());
+        let source = resolve_entry(&self.root, &source_rel)?;
         let dest = place(&self.root, rel)?;
         // link(2) never follows a symbolic link at `source`; a copy would, so there is none.
         fs::hard_link(&source, &dest)
@@ -378,9 +383,7 @@ impl Installer {
     /// Whether a guest path names something in the root.
     fn exists(&self, guest: &str) -> bool {
         guest_path(guest).is_some_and(|rel| {
-            resolve_dir(&self.root, rel.parent().unwrap_or(Path::new("")))
-                .map(|dir| dir.join(rel.file_name().unwrap_or_default()))
-                .is_ok_and(|p| fs::symlink_metadata(p).is_ok())
+            resolve_entry(&self.root, &rel).is_ok_and(|p| fs::symlink_metadata(p).is_ok())
         })
     }
 
@@ -454,16 +457,15 @@ impl Installer {
             let (Some(source_rel), Some(dest_rel)) = (guest_path(source), guest_path(dest)) else {
                 continue;
             };
-            let from = resolve_dir(root, source_rel.parent().unwrap_or(Path::new("")))
-                .map(|dir| dir.join(source_rel.file_name().unwrap_or_default()));
-            from.and_then(|from| {
-                if !fs::symlink_metadata(&from)?.is_file() {
-                    return Err(io::Error::other(format!("{source} is not a regular file")));
-                }
-                let data = fs::read(&from)?;
-                place(root, &dest_rel).and_then(|to| write_file(&to, &data[..], 0o644, 0))
-            })
-            .map_err(io(format!("install {dest} from {source}")))?;
+            resolve_entry(root, &source_rel)
+                .and_then(|from| {
+                    if !fs::symlink_metadata(&from)?.is_file() {
+                        return Err(io::Error::other(format!("{source} is not a regular file")));
+                    }
+                    let data = fs::read(&from)?;
+                    place(root, &dest_rel).and_then(|to| write_file(&to, &data[..], 0o644, 0))
+                })
+                .map_err(io(format!("install {dest} from {source}")))?;
         }
         if !self.exists("/bin/sh") {
             let shell = if self.exists("/bin/dash") {
