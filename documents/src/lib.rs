@@ -47,7 +47,12 @@ const MAX_PDF_STREAM: usize = 64 << 20;
 /// The text of the first `max_pages` pages of a PDF, one string per page, and the page count.
 /// Pages that are images (scans) give empty text.
 pub fn read_pdf(file: &Path, max_pages: usize) -> Result<(Vec<String>, usize), ReadError> {
-    let document = lopdf::Document::load(file).map_err(|e| ReadError::Pdf(e.to_string()))?;
+    read_pdf_bytes(&std::fs::read(file)?, max_pages)
+}
+
+/// [`read_pdf`] for a PDF already in memory (the app sends the bytes to the window too).
+pub fn read_pdf_bytes(data: &[u8], max_pages: usize) -> Result<(Vec<String>, usize), ReadError> {
+    let document = lopdf::Document::load_mem(data).map_err(|e| ReadError::Pdf(e.to_string()))?;
     let pages: Vec<u32> = document.get_pages().keys().copied().collect();
     let texts = pages
         .iter()

@@ -84,14 +84,10 @@ pub fn materialize_built_in(name: &str) -> std::io::Result<Option<PathBuf>> {
     let dir = built_in_dir(name);
     for (rel, contents) in built_in.files {
         let path = dir.join(rel);
+        // The directories from the temporary one down to the file's, as `built_in_dir` names them.
         let mut walked = std::env::temp_dir();
-        let inside = path.strip_prefix(&walked).unwrap_or(&path).to_path_buf();
-        let parents: Vec<_> = inside
-            .parent()
-            .into_iter()
-            .flat_map(|p| p.components())
-            .collect();
-        for part in parents {
+        let inside = Path::new("workroom-skills").join(name).join(rel);
+        for part in inside.parent().into_iter().flat_map(Path::components) {
             walked.push(part);
             real_dir(&walked)?;
         }

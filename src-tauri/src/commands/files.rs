@@ -213,18 +213,16 @@ pub(crate) fn preview(file: &Path) -> CommandResult<FilePreview> {
         // a large one shows only its text.
         "pdf" if bytes <= MAX_PDF_BYTES => {
             // Read at most the budget: the file may have grown since its size was taken.
-            let mut data = Vec::new();
-            let read = std::fs::File::open(file)
-                .and_then(|f| f.take(MAX_PDF_BYTES + 1).read_to_end(&mut data));
-            if let Err(e) = read {
-                return Ok(unreadable("PDF", e.to_string()));
-            }
-            if data.len() as u64 > MAX_PDF_BYTES {
-                return Ok(unsupported(
-                    "This PDF grew too large to preview while it was read.".into(),
-                ));
-            }
-            let (pages, page_count) = workroom_documents::read_pdf(file, 20)
+            let data = match read_at_most(file, MAX_PDF_BYTES) {
+                Ok((data, false)) => data,
+                Err(e) => return Ok(unreadable("PDF", e.to_string())),
+                Ok((_, true)) => {
+                    return Ok(unsupported(
+                        "This PDF grew too large to preview while it was read.".into(),
+                    ))
+                }
+            };
+            let (pages, page_count) = workroom_documents::read_pdf_bytes(&data, 20)
                 .unwrap_or_else(|e| (vec![format!("(the text could not be read: {e})")], 0));
             let encoded = base64::engine::general_purpose::STANDARD.encode(data);
             FilePreview::Pdf {
@@ -254,13 +252,19 @@ pub(crate) fn preview(file: &Path) -> CommandResult<FilePreview> {
 }
 
 fn read_text(file: &Path) -> Result<(String, bool), String> {
-    let mut buf = Vec::new();
-    std::fs::File::open(file)
-        .and_then(|f| f.take(MAX_TEXT_BYTES as u64 + 1).read_to_end(&mut buf))
-        .map_err(|e| e.to_string())?;
-    let truncated = buf.len() > MAX_TEXT_BYTES;
-    buf.truncate(MAX_TEXT_BYTES);
+    let (buf, truncated) = read_at_most(file, MAX_TEXT_BYTES as u64).map_err(|e| e.to_string())?;
     Ok((String::from_utf8_lossy(&buf).into_owned(), truncated))
+}
+
+/// The first `cap` bytes of `file`, and whether there was more.
+fn read_at_most(file: &Path, cap: u64) -> std::io::Result<(Vec<u8>, bool)> {
+    let mut buf = Vec::new();
+    std::fs::File::open(file)?
+        .take(cap + 1)
+        .read_to_end(&mut buf)?;
+    let more = buf.len() as u64 > cap;
+    buf.truncate(cap as usize);
+    Ok((buf, more))
 }
 
 #[cfg(test)]
