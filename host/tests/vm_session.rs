@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use fake_model::{FakeModel, Script};
 use serde_json::{json, Value};
-use workroom_host::session::{Host, NewSession, SessionEvent, SessionHandle, VmState};
+use workroom_host::session::{
+    Host, NewSession, PermissionAnswer, PermissionPrompt, SessionEvent, SessionHandle, VmState,
+};
 use workroom_host::store::SessionRecord;
 use workroom_host::vm::{QemuBackend, QemuOptions, Tools};
 
@@ -90,6 +92,66 @@ fn tool(name: &str, input: Value) -> Value {
     json!({"content": [{"type": "tool_use", "name": name, "input": input}]})
 }
 
+/// The fake model playing `script`, with `settings` stored, and the host reopened so they apply.
+/// The provider key is the one the tests check never reaches the guest (each test sets the same
+/// value, as they share the process's environment).
+fn with_model(
+    data: &Path,
+    backend: Arc<QemuBackend>,
+    host: &Host,
+    script: Value,
+    settings: &[(&str, &str)],
+) -> (FakeModel, Host) {
+    let model = FakeModel::start(Script::from_json_str(&script.to_string()).unwrap()).unwrap();
+    host.store()
+        .set_setting("base_url", &model.base_url())
+        .unwrap();
+    for (key, value) in settings {
+        host.store().set_setting(key, value).unwrap();
+    }
+    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-never-in-the-guest");
+    let host = Host::open(data, &data.join("images"), backend).unwrap();
+    (model, host)
+}
+
+/// Follows the turn to its result frame: every tool result as (content, is_error), in order, and
+/// the result frame. Permission prompts are answered by `answer`.
+async fn turn_results(
+    session: &mut SessionHandle,
+    mut answer: impl FnMut(&PermissionPrompt) -> PermissionAnswer,
+) -> (Vec<(String, bool)>, Value) {
+    let mut results = Vec::new();
+    loop {
+        let event = until(session, |e| {
+            matches!(e, SessionEvent::Frame { .. } | SessionEvent::Permission(_))
+        })
+        .await;
+        match event {
+            SessionEvent::Permission(prompt) => {
+                let reply = answer(&prompt);
+                session.answer(&prompt.request_id, reply);
+            }
+            SessionEvent::Frame { frame } if frame["type"] == "user" => {
+                for block in frame["message"]["content"].as_array().into_iter().flatten() {
+                    if block["type"] == "tool_result" {
+                        results.push((
+                            block["content"].as_str().unwrap_or_default().to_string(),
+                            block["is_error"].as_bool().unwrap_or(false),
+                        ));
+                    }
+                }
+            }
+            SessionEvent::Frame { frame } if frame["type"] == "result" => return (results, frame),
+            _ => {}
+        }
+    }
+}
+
+/// For turns in bypass mode, where nothing asks.
+fn no_prompt(prompt: &PermissionPrompt) -> PermissionAnswer {
+    panic!("nothing should ask in bypass mode: {}", prompt.summary)
+}
+
 #[tokio::test]
 async fn a_session_in_a_real_vm_works_on_the_shared_folder_and_leaves_nothing_behind() {
     let data = data_dir_with_image();
@@ -113,25 +175,14 @@ async fn a_session_in_a_real_vm_works_on_the_shared_folder_and_leaves_nothing_be
 
     let (backend, host, record) = qemu_session(data.path(), &folder);
     let guest = format!("/sessions/{}/mnt/Project", record.id);
-    let model = FakeModel::start(
-        Script::from_json_str(
-            &json!({"steps": [
-                tool("Write", json!({"file_path": format!("{guest}/from-agent.txt"), "content": "written in the VM\n"})),
-                tool("Read", json!({"file_path": format!("{guest}/from-host.txt")})),
-                tool("Bash", json!({"command": "uname -r; pwd; cat escape 2>&1; k=sk-ant-never; k=$k-in-the-guest; echo key-in-env=$(env | grep -c $k); echo key-in-cmdline=$(grep -c $k /proc/cmdline); echo key-in-files=$(grep -rls $k /etc /run /root /tmp 2>/dev/null | wc -l)"})),
-                tool("Bash", json!({"command": "printf 'GET /v1/models HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8126 | head -1; printf 'POST /admin HTTP/1.0\\r\\ncontent-length: 0\\r\\n\\r\\n' | nc 127.0.0.1 8126 | head -1"})),
-                {"content": [{"type": "text", "text": "All done in the VM."}]},
-            ]})
-            .to_string(),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    host.store()
-        .set_setting("base_url", &model.base_url())
-        .unwrap();
-    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-never-in-the-guest");
-    let host = Host::open(data.path(), &data.path().join("images"), backend).unwrap();
+    let script = json!({"steps": [
+        tool("Write", json!({"file_path": format!("{guest}/from-agent.txt"), "content": "written in the VM\n"})),
+        tool("Read", json!({"file_path": format!("{guest}/from-host.txt")})),
+        tool("Bash", json!({"command": "uname -r; pwd; cat escape 2>&1; k=sk-ant-never; k=$k-in-the-guest; echo key-in-env=$(env | grep -c $k); echo key-in-cmdline=$(grep -c $k /proc/cmdline); echo key-in-files=$(grep -rls $k /etc /run /root /tmp 2>/dev/null | wc -l)"})),
+        tool("Bash", json!({"command": "printf 'GET /v1/models HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 8126 | head -1; printf 'POST /admin HTTP/1.0\\r\\ncontent-length: 0\\r\\n\\r\\n' | nc 127.0.0.1 8126 | head -1"})),
+        {"content": [{"type": "text", "text": "All done in the VM."}]},
+    ]});
+    let (model, host) = with_model(data.path(), backend, &host, script, &[]);
 
     let mut session = host.open_session(&record.id).unwrap();
     session.send("do the work");
@@ -140,23 +191,8 @@ async fn a_session_in_a_real_vm_works_on_the_shared_folder_and_leaves_nothing_be
     })
     .await;
     eprintln!("{running:?}");
-    let mut results = Vec::new();
-    let result = loop {
-        let event = until(&mut session, |e| matches!(e, SessionEvent::Frame { .. })).await;
-        let SessionEvent::Frame { frame } = event else {
-            unreachable!()
-        };
-        if frame["type"] == "user" {
-            for block in frame["message"]["content"].as_array().into_iter().flatten() {
-                if block["type"] == "tool_result" {
-                    results.push(block["content"].as_str().unwrap_or_default().to_string());
-                }
-            }
-        }
-        if frame["type"] == "result" {
-            break frame;
-        }
-    };
+    let (results, result) = turn_results(&mut session, no_prompt).await;
+    let results: Vec<String> = results.into_iter().map(|(text, _)| text).collect();
     assert_eq!(result["subtype"], "success", "{result}");
     assert_eq!(result["result"], "All done in the VM.");
     eprintln!("{results:#?}");
@@ -272,53 +308,27 @@ async fn the_guest_reaches_only_the_hosts_the_person_allows_and_every_request_is
         tool("WebFetch", json!({"url": format!("http://127.0.0.3:{denied}/"), "prompt": "What does it say?"})),
         {"content": [{"type": "text", "text": "fetched"}]},
     ]});
-    let model = FakeModel::start(Script::from_json_str(&script.to_string()).unwrap()).unwrap();
-    host.store()
-        .set_setting("base_url", &model.base_url())
-        .unwrap();
-    host.store()
-        .set_setting("network_allow", "127.0.0.2")
-        .unwrap();
-    host.store()
-        .set_setting("network_deny", "127.0.0.3")
-        .unwrap();
-    // The same value as the other test: both set the variable of this one process.
-    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-never-in-the-guest");
-    let host = Host::open(data.path(), &data.path().join("images"), backend).unwrap();
+    let (_model, host) = with_model(
+        data.path(),
+        backend,
+        &host,
+        script,
+        &[
+            ("network_allow", "127.0.0.2"),
+            ("network_deny", "127.0.0.3"),
+        ],
+    );
 
     let mut session = host.open_session(&record.id).unwrap();
     session.send("fetch the pages");
     let mut asked_hosts = Vec::new();
-    let mut results: Vec<(String, bool)> = Vec::new();
-    loop {
-        let event = until(&mut session, |e| {
-            matches!(e, SessionEvent::Frame { .. } | SessionEvent::Permission(_))
-        })
-        .await;
-        match event {
-            SessionEvent::Permission(prompt) => {
-                assert_eq!(prompt.tool_name, "Network");
-                asked_hosts.push(prompt.input["host"].as_str().unwrap().to_string());
-                assert!(prompt.summary.contains("127.0.0.4"), "{}", prompt.summary);
-                session.answer(
-                    &prompt.request_id,
-                    workroom_host::session::PermissionAnswer::AllowOnce,
-                );
-            }
-            SessionEvent::Frame { frame } if frame["type"] == "user" => {
-                for block in frame["message"]["content"].as_array().into_iter().flatten() {
-                    if block["type"] == "tool_result" {
-                        results.push((
-                            block["content"].as_str().unwrap_or_default().to_string(),
-                            block["is_error"].as_bool().unwrap_or(false),
-                        ));
-                    }
-                }
-            }
-            SessionEvent::Frame { frame } if frame["type"] == "result" => break,
-            _ => {}
-        }
-    }
+    let (results, _) = turn_results(&mut session, |prompt| {
+        assert_eq!(prompt.tool_name, "Network");
+        asked_hosts.push(prompt.input["host"].as_str().unwrap().to_string());
+        assert!(prompt.summary.contains("127.0.0.4"), "{}", prompt.summary);
+        PermissionAnswer::AllowOnce
+    })
+    .await;
     eprintln!("{results:#?}");
     let shell = &results[0].0;
     assert!(
@@ -448,36 +458,18 @@ PY
         tool("Bash", json!({"command": command, "timeout": 600000})),
         {"content": [{"type": "text", "text": "done"}]},
     ]});
-    let model = FakeModel::start(Script::from_json_str(&script.to_string()).unwrap()).unwrap();
-    host.store()
-        .set_setting("base_url", &model.base_url())
-        .unwrap();
-    host.store()
-        .set_setting("network_allow", "127.0.0.2")
-        .unwrap();
-    host.store().set_setting("userland", "full").unwrap();
-    std::env::set_var("ANTHROPIC_API_KEY", "sk-ant-never-in-the-guest");
-    let host = Host::open(data.path(), &data.path().join("images"), backend).unwrap();
+    let (_model, host) = with_model(
+        data.path(),
+        backend,
+        &host,
+        script,
+        &[("network_allow", "127.0.0.2"), ("userland", "full")],
+    );
 
     let mut session = host.open_session(&record.id).unwrap();
     session.send("make the expense files");
-    let mut results = Vec::new();
-    loop {
-        let event = until(&mut session, |e| matches!(e, SessionEvent::Frame { .. })).await;
-        let SessionEvent::Frame { frame } = event else {
-            continue;
-        };
-        if frame["type"] == "result" {
-            break;
-        }
-        if frame["type"] == "user" {
-            for block in frame["message"]["content"].as_array().into_iter().flatten() {
-                if block["type"] == "tool_result" {
-                    results.push(block["content"].as_str().unwrap_or_default().to_string());
-                }
-            }
-        }
-    }
+    let (results, _) = turn_results(&mut session, no_prompt).await;
+    let results: Vec<String> = results.into_iter().map(|(text, _)| text).collect();
     session.close().await;
     assert!(
         results[1].contains("Base directory for this skill: /tmp/workroom-skills/pdf"),
